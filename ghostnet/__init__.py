@@ -1,0 +1,19 @@
+"""GhostNet model family: modules, data-driven networks, CIFAR ablation models, registry.
+
+This package knows nothing of Optuna or training.
+"""
+from .checkpoint import CheckpointError, load_checkpoint, read_state_dict
+from .cifar import CifarNet, CifarNetConfig, cifar_conv_layers
+from .ghostify import ghostify
+from .ghostnet import GHOSTNET_BLOCKS, BlockSpec, GhostNet, GhostNetConfig, ghostnet_channels
+from .modules import (ConvBnAct, GhostBottleneck, GhostModule, GhostModuleV2, SqueezeExcite,
+                      hard_sigmoid, make_divisible)
+from .registry import ModelConfig, build_model, create_model, list_models, model_config, register_model
+
+__all__ = [
+    "BlockSpec", "CheckpointError", "CifarNet", "CifarNetConfig", "ConvBnAct", "GHOSTNET_BLOCKS",
+    "GhostBottleneck", "GhostModule", "GhostModuleV2", "GhostNet", "GhostNetConfig", "ModelConfig",
+    "SqueezeExcite", "build_model", "cifar_conv_layers", "create_model", "ghostify", "ghostnet_channels",
+    "hard_sigmoid", "list_models", "load_checkpoint", "make_divisible", "model_config", "read_state_dict",
+    "register_model",
+]
