@@ -1,0 +1,307 @@
+"""Figures: the GhostNet paper's Figure 1 and Figure 4, similarity heatmaps, MSE versus d.
+
+Every plot function returns a matplotlib ``Figure``; :func:`save_figure` writes it as PNG and
+SVG. Maps use perceptually uniform, colour-blind-safe colour maps (``cividis`` for feature maps,
+``viridis`` for similarity); outlines and lines use the Okabe-Ito palette, and matched pairs also
+carry a letter so the pairing does not rely on colour alone. Feature maps are shown each with its
+own min–max scaling (as in the paper's figures).
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Optional, Sequence, Union
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+__all__ = ["OKABE_ITO", "save_figure", "plot_feature_grid", "plot_ghost_maps", "plot_similarity_heatmap",
+           "plot_mse_vs_d", "plot_partner_histogram"]
+
+# Okabe-Ito, ordered for contrast on white (yellow last).
+OKABE_ITO = ["#D55E00", "#0072B2", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
+MAP_CMAP = "cividis"
+SIM_CMAP = "viridis"
+
+
+def save_figure(fig: plt.Figure, stem: Union[str, os.PathLike], dpi: int = 130, close: bool = True) -> list[str]:
+    """Write ``stem.png`` and ``stem.svg``; return the paths."""
+    stem = os.fspath(stem)
+    os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
+    paths = []
+    for ext in ("png", "svg"):
+        p = f"{stem}.{ext}"
+        fig.savefig(p, dpi=dpi, bbox_inches="tight")
+        paths.append(p)
+    if close:
+        plt.close(fig)
+    return paths
+
+
+def _np(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _show_map(ax, m: np.ndarray, cmap: str = MAP_CMAP) -> None:
+    lo, hi = float(m.min()), float(m.max())
+    ax.imshow(m, cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _image_hwc(image) -> np.ndarray:
+    img = _np(image)
+    if img.ndim == 3 and img.shape[0] in (1, 3) and img.shape[-1] not in (1, 3):
+        img = img.transpose(1, 2, 0)
+    if img.ndim == 3 and img.shape[-1] == 1:
+        img = img[..., 0]
+    lo, hi = img.min(), img.max()
+    return (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+
+
+def _outline(ax, color: str, lw: float = 3.5) -> None:
+    for s in ax.spines.values():
+        s.set_visible(True)
+        s.set_edgecolor(color)
+        s.set_linewidth(lw)
+
+
+def plot_feature_grid(maps: torch.Tensor, pairs: Sequence[Sequence] = (), title: str = "",
+                      max_maps: int = 64, ncols: Optional[int] = None, image=None,
+                      pair_label: str = "cos") -> plt.Figure:
+    """The paper's Figure 1: a grid of one image's feature maps, similar pairs outlined.
+
+    Args:
+        maps: C×H×W maps of one image.
+        pairs: ``(i, j[, similarity])`` channel pairs; pair ``k`` is outlined in Okabe-Ito colour
+            ``k`` and both maps carry the letter ``A``, ``B``, ... .
+        title: Figure title.
+        max_maps: At most this many maps are drawn: the paired channels plus the lowest other
+            indices, in channel order.
+        image: Optional input image (C×H×W or H×W×C) drawn first.
+    """
+    m = _np(maps)
+    if m.ndim != 3:
+        raise ValueError(f"maps must be C×H×W (one image), got shape {m.shape}")
+    c = m.shape[0]
+    marked = {}
+    for k, p in enumerate(pairs):
+        for ch in p[:2]:
+            if not 0 <= int(ch) < c:
+                raise ValueError(f"pair channel {ch} out of range 0..{c - 1}")
+            marked.setdefault(int(ch), []).append(k)
+    show = sorted(marked)
+    for ch in range(c):
+        if len(show) >= max_maps:
+            break
+        if ch not in marked:
+            show.append(ch)
+    show = sorted(show)
+    cells = len(show) + (1 if image is not None else 0)
+    ncols = ncols or int(math.ceil(math.sqrt(cells)))
+    nrows = int(math.ceil(cells / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.15 * ncols + 0.6, 1.15 * nrows + 1.3), squeeze=False)
+    flat = list(axes.ravel())
+    pos = 0
+    if image is not None:
+        flat[0].imshow(_image_hwc(image), cmap="gray" if _np(image).ndim == 2 else None)
+        flat[0].set_title("input", fontsize=7)
+        flat[0].set_xticks([])
+        flat[0].set_yticks([])
+        pos = 1
+    for ch in show:
+        ax = flat[pos]
+        pos += 1
+        _show_map(ax, m[ch])
+        label = f"ch {ch}"
+        if ch in marked:
+            ks = marked[ch]
+            _outline(ax, OKABE_ITO[ks[0] % len(OKABE_ITO)])
+            label += " " + "".join(chr(ord("A") + k) for k in ks)
+            ax.set_title(label, fontsize=7, color=OKABE_ITO[ks[0] % len(OKABE_ITO)], fontweight="bold")
+        else:
+            ax.set_title(label, fontsize=6)
+            for s in ax.spines.values():
+                s.set_visible(False)
+    for ax in flat[pos:]:
+        ax.axis("off")
+    handles = []
+    for k, p in enumerate(pairs):
+        sim = f", {pair_label} {float(p[2]):.3f}" if len(p) > 2 else ""
+        handles.append(Rectangle((0, 0), 1, 1, fill=False, edgecolor=OKABE_ITO[k % len(OKABE_ITO)], linewidth=2.5,
+                                 label=f"{chr(ord('A') + k)}: ch {int(p[0])} & ch {int(p[1])}{sim}"))
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=min(3, len(handles)), fontsize=8, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
+    note = (f"{len(show)} of {c} maps shown (each min–max scaled, {MAP_CMAP}); "
+            "channel index in each panel title")
+    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9)
+    fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 1))
+    return fig
+
+
+def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, image=None, n: int = 16,
+                    indices: Optional[Sequence[int]] = None, ghost_index: int = 0, title: str = "",
+                    dw_size: Optional[int] = None) -> plt.Figure:
+    """The paper's Figure 4: intrinsic maps (left box) next to their ghost maps (right box).
+
+    Args:
+        intrinsic: m×H×W intrinsic maps of one image (``primary_conv`` output).
+        ghost: g×H×W ghost maps of that image (the ones the module uses).
+        ratio: Ghost ratio ``s``; ghost ``i*(s-1)+ghost_index`` is drawn at the place of intrinsic ``i``.
+        image: The input image, drawn on the left.
+        n: Number of intrinsic maps (first ``n`` unless ``indices``).
+        dw_size: The cheap op's kernel ``d`` (for the label only).
+    """
+    a, g = _np(intrinsic), _np(ghost)
+    if a.ndim != 3 or g.ndim != 3:
+        raise ValueError("intrinsic and ghost maps must be C×H×W (one image)")
+    if ratio < 2:
+        raise ValueError("a Ghost module with ratio 1 has no ghost maps")
+    r = ratio - 1
+    if indices is None:
+        indices = [i for i in range(a.shape[0]) if i * r + ghost_index < g.shape[0]][:n]
+    indices = list(indices)
+    if not indices:
+        raise ValueError("no intrinsic map with a ghost to show")
+    side = int(math.ceil(math.sqrt(len(indices))))
+    rows = int(math.ceil(len(indices) / side))
+    cell = 0.95
+    fig = plt.figure(figsize=(cell * (2 * side + 4) + 0.6, cell * rows + 1.6))
+    gs = fig.add_gridspec(rows, 2 * side + 4, width_ratios=[2.2, 0.35] + [1] * side + [0.35] + [1] * side + [0.05],
+                          wspace=0.08, hspace=0.25)
+    if image is not None:
+        axi = fig.add_subplot(gs[:min(rows, 2), 0])
+        img = _image_hwc(image)
+        axi.imshow(img, cmap="gray" if img.ndim == 2 else None)
+        axi.set_title("input image", fontsize=8)
+        axi.set_xticks([])
+        axi.set_yticks([])
+    boxes = []
+    op = f"{dw_size}×{dw_size} depthwise" if dw_size else "depthwise"
+    for b, (maps, color, name) in enumerate(((a, OKABE_ITO[0], "intrinsic maps (primary conv)"),
+                                             (g, OKABE_ITO[2], f"ghost maps (cheap {op} op)"))):
+        col0 = 2 if b == 0 else side + 3
+        axs = []
+        for k, i in enumerate(indices):
+            ch = i if b == 0 else i * r + ghost_index
+            ax = fig.add_subplot(gs[k // side, col0 + k % side])
+            _show_map(ax, maps[ch])
+            ax.set_title(f"{'int' if b == 0 else 'ghost'} {ch}" + (f" ← {i}" if b == 1 else ""), fontsize=6)
+            for s in ax.spines.values():
+                s.set_visible(False)
+            axs.append(ax)
+        boxes.append((axs, color, name))
+    fig.canvas.draw()
+    for axs, color, name in boxes:
+        bbs = [ax.get_position() for ax in axs]
+        x0 = min(bb.x0 for bb in bbs) - 0.006
+        x1 = max(bb.x1 for bb in bbs) + 0.006
+        y0 = min(bb.y0 for bb in bbs) - 0.01
+        y1 = max(bb.y1 for bb in bbs) + 0.035
+        fig.add_artist(Rectangle((x0, y0), x1 - x0, y1 - y0, transform=fig.transFigure, fill=False,
+                                 edgecolor=color, linewidth=3))
+        fig.text((x0 + x1) / 2, y1 + 0.01, name, ha="center", va="bottom", fontsize=9, color=color,
+                 fontweight="bold")
+    note = "ghost j of intrinsic i is cheap-op channel i·(s−1)+k; each map min–max scaled"
+    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9, y=1.0 + 0.05 * (title.count("\n") + 2))
+    return fig
+
+
+def plot_similarity_heatmap(mat, labels: Optional[Sequence[str]] = None, title: str = "",
+                            vmin: float = 0.0, vmax: float = 1.0, cmap: str = SIM_CMAP,
+                            annotate: Optional[bool] = None, cbar_label: str = "similarity",
+                            xlabel: str = "channel", ylabel: str = "channel",
+                            mask_upper: bool = False) -> plt.Figure:
+    """A square heatmap with a fixed colour scale (default [0, 1]); values in the cells for small
+    matrices (≤ 12×12, or ``annotate=True``); the diagonal stays visible."""
+    m = _np(mat)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"heatmap needs a square matrix, got shape {m.shape}")
+    k = m.shape[0]
+    if annotate is None:
+        annotate = k <= 12
+    size = min(9.0, max(4.2, 0.55 * k + 2.0)) if annotate else 6.2
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    shown = np.where(np.triu(np.ones_like(m, dtype=bool), 1), np.nan, m) if mask_upper else m
+    im = ax.imshow(shown, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    cb.set_label(cbar_label)
+    if labels is not None:
+        ax.set_xticks(range(k))
+        ax.set_yticks(range(k))
+        ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+        ax.set_yticklabels(labels, fontsize=8)
+    else:
+        step = max(1, int(math.ceil(k / 16)))
+        ax.set_xticks(range(0, k, step))
+        ax.set_yticks(range(0, k, step))
+        ax.tick_params(labelsize=7)
+    if annotate:
+        for i in range(k):
+            for j in range(k):
+                if mask_upper and j > i:
+                    continue
+                v = m[i, j]
+                frac = (v - vmin) / (vmax - vmin) if vmax > vmin else 0
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                        color="black" if frac > 0.6 else "white")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mse_vs_d(df: pd.DataFrame, paper: Optional[pd.DataFrame] = None, title: str = "",
+                  logy: bool = True) -> plt.Figure:
+    """MSE of the least-squares d×d filter against d, one line per pair; ``paper`` rows (the
+    recalled, UNVERIFIED paper values) dashed in grey."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    markers = "osD^v<>p"
+    for k, (name, row) in enumerate(df.iterrows()):
+        ax.plot([int(d) for d in row.index], row.values, marker=markers[k % len(markers)],
+                color=OKABE_ITO[k % len(OKABE_ITO)], label=str(name), linewidth=1.8)
+    if paper is not None:
+        for k, (name, row) in enumerate(paper.iterrows()):
+            ax.plot([int(d) for d in row.index], row.values, linestyle="--", marker="x", color="0.45",
+                    linewidth=1.0, label=str(name) if k == 0 else None)
+            ax.annotate(str(name).split(" (")[0].replace("paper ", ""), (int(row.index[-1]), row.values[-1]),
+                        xytext=(4, 0), textcoords="offset points", fontsize=7, color="0.35", va="center")
+    ds = sorted({int(d) for d in df.columns})
+    ax.set_xticks(ds)
+    ax.set_xlabel("kernel size d of the single fitted filter (d×d)")
+    ax.set_ylabel("MSE (maps min–max scaled to [0, 1])")
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_partner_histogram(partner_similarity: Sequence[float], threshold: Optional[float] = None,
+                           title: str = "", xlabel: str = "cosine similarity to most similar other map") -> plt.Figure:
+    """Histogram of each map's best-partner similarity, threshold marked."""
+    v = _np(partner_similarity)
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    ax.hist(v, bins=min(30, max(5, len(v) // 2)), range=(min(0.0, float(v.min())), 1.0),
+            color=OKABE_ITO[1], edgecolor="white")
+    if threshold is not None:
+        ax.axvline(threshold, color=OKABE_ITO[0], linestyle="--", label=f"threshold {threshold:g}: "
+                   f"{(v >= threshold).mean():.0%} of maps above")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("number of maps")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
