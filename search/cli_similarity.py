@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", help="checkpoint (state dict) to load; weights_only, safe")
     p.add_argument("--layer", action="append", required=True, metavar="NAME",
                    help="module name (model.named_modules()); repeat for several layers")
+    p.add_argument("--cka-layer", action="append", default=[], metavar="NAME",
+                   help="extra layer for the layer×layer CKA only (no per-layer figures); repeatable")
     p.add_argument("--data", required=True,
                    help="dataset: digits, npz:PATH, cifar10, fashion-mnist, imagefolder:PATH")
     p.add_argument("--data-dir", help="where torchvision-style dataset files live")
@@ -129,6 +131,16 @@ def _load_npz_fallback(spec: str):
     return _Arrays(spec, xt.contiguous(), torch.from_numpy(np.asarray(y).astype(np.int64)))
 
 
+def _channel_name(lm, c: int) -> str:
+    """``ch c``, plus ``int i`` / ``ghost j←i`` for the output channels of a Ghost module."""
+    if not lm.is_ghost:
+        return f"ch{c}"
+    m = lm.intrinsic.shape[1]
+    if c < m:
+        return f"ch{c} (int {c})"
+    return f"ch{c} (ghost {c - m}←int {lm.ghost_parent(c - m)})"
+
+
 def _first_conv_in(model) -> int | None:
     import torch.nn as nn
 
@@ -167,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
         load_checkpoint(model, args.weights)
     model.eval()
     layers = list(dict.fromkeys(args.layer))
-    resolve_layers(model, layers)  # named errors before any work
+    cka_layers = list(dict.fromkeys(args.layer + args.cka_layer))
+    resolve_layers(model, cka_layers)  # named errors before any work
 
     n = min(args.n, len(data.y))
     if n < 4:
@@ -184,11 +197,12 @@ def run(args: argparse.Namespace) -> int:
     if cin is not None and cin != x.shape[1]:
         raise ValueError(f"model {model_name} takes {cin}-channel input but dataset {args.data} has {x.shape[1]}")
     try:
-        feats = capture_features(model, layers, x)
+        all_feats = capture_features(model, cka_layers, x)
     except RuntimeError as e:
         raise ValueError(f"model {model_name} failed on a batch of shape {tuple(x.shape)}: "
                          f"{str(e).splitlines()[0]}") from None
 
+    feats = {k: all_feats[k] for k in layers}
     out = args.out
     os.makedirs(out, exist_ok=True)
     img = x_u8[args.image_index]
@@ -206,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
         red = redundancy_summary(sim, args.threshold, args.top_k, layer=name)
         info = red.as_dict()
         info["shape"] = list(lm.output.shape[1:])
+        info["top_pairs_named"] = [[_channel_name(lm, i), _channel_name(lm, j), round(v, 6)] for i, j, v in red.top_pairs]
         red.partners_frame().to_csv(os.path.join(out, f"partners_{s}.csv"), index=False)
         pd.DataFrame(sim.numpy()).to_csv(os.path.join(out, f"channel_cosine_{s}.csv"), float_format="%.5f")
         written += figs.save_figure(figs.plot_feature_grid(
@@ -219,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
             red.partner_similarity, args.threshold, title=f"Best-partner similarity per map, {name}\n{tag}"),
             os.path.join(out, f"partner_hist_{s}"))
         pairs = [(i, j) for i, j, _ in red.top_pairs]
-        mse_frames.append(mse_vs_d(lm.output, pairs, ds, labels=[f"{name} ch{i}→ch{j} (cos {v:.2f})"
+        mse_frames.append(mse_vs_d(lm.output, pairs, ds, labels=[f"{name} {_channel_name(lm, i)}→{_channel_name(lm, j)} (cos {v:.2f})"
                                                                  for i, j, v in red.top_pairs]))
         if lm.is_ghost and lm.ghost is not None and lm.ghost.shape[1] > 0:
             r = lm.ratio - 1
@@ -243,9 +258,9 @@ def run(args: argparse.Namespace) -> int:
                 title=f"Figure 4 style: {name} (Ghost module, s={lm.ratio}) intrinsic vs ghost maps\n{tag}"),
                 os.path.join(out, f"fig4_{s}"))
         summary["layers"][name] = info
-    if len(feats) >= 2:
-        names = list(feats)
-        reps = {k: v.output for k, v in feats.items()}
+    if len(all_feats) >= 2:
+        names = list(all_feats)
+        reps = {k: v.output for k, v in all_feats.items()}
         for kind in ("linear", "unbiased"):
             mat = cka_matrix(reps, kind)
             pd.DataFrame(mat.numpy(), index=names, columns=names).to_csv(os.path.join(out, f"cka_{kind}.csv"),

@@ -1,0 +1,37 @@
+"""``ghostnas ablate``: the paper's s / d ablations as resumable grid studies."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ablate", help="run a paper ablation (grid over s or d, several seeds) and tabulate it")
+    p.add_argument("--config", required=True, help="ablation TOML, e.g. experiments/ablations/vgg16_ratio.toml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (repeatable), e.g. --set fidelity=paper")
+    p.add_argument("--no-report", action="store_true", help="only train; skip measurement, table and figure")
+    p.add_argument("--report-only", action="store_true", help="only rebuild the table and figure from finished runs")
+    p.add_argument("--no-latency", action="store_true", help="skip latency measurement in the report")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ghostnas.search.ablate import AblationConfig, run_ablation
+    from ghostnas.search.config import load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    cfg = AblationConfig.from_dict(load_config(args.config, args.overrides))
+    if args.report_only:
+        from ghostnas.search.ablate import load_study
+        study = load_study(cfg)
+    else:
+        study = run_ablation(cfg)
+    if not args.no_report:
+        from ghostnas.search.ablate_report import write_report
+        paths = write_report(study, cfg, latency=not args.no_latency)
+        for p in paths:
+            print(p)
+    return 0

@@ -1,0 +1,130 @@
+"""``ghostnas profile``: params, four FLOP counts side by side, and latency of one network.
+
+``NAME_OR_CONFIG`` is a registry name (``ghostnas models``) or a path to a JSON file holding one
+of:
+
+* a model config with a family key: ``{"family": "ghostnet", ...GhostNetConfig.to_dict()...}`` or
+  ``{"family": "cifar", ...CifarNetConfig.to_dict()...}``;
+* an ArchConfig-shaped object: ``{"family": "ghostnet"|"cifar", "model": {...}, "resolution": N}``
+  (``resolution`` is the default ``--input``).
+
+Without ``family`` the family is inferred: an ``arch`` key means CIFAR, ``stages`` means GhostNet.
+The default input is the config's resolution, else 32 for ``*_cifar`` names and CIFAR configs,
+else 224.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any, Optional
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("profile", help="params, FLOPs (analytic, fvcore, thop, FlopCounterMode) and latency",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("target", metavar="NAME_OR_CONFIG", help="registry model name or path to a config JSON")
+    p.add_argument("--input", type=int, default=None, metavar="N",
+                   help="input height = width (default: config resolution, 32 for CIFAR, else 224)")
+    p.add_argument("--batch", type=int, default=1, help="batch size for latency (default 1)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for latency (default 2)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="latency device (default cpu)")
+    p.add_argument("--channels-last", action="store_true", help="measure latency in channels_last")
+    p.add_argument("--fused", action="store_true", help="measure latency of the BN-folded deploy model")
+    p.add_argument("--min-run-time", type=float, default=1.0, metavar="S", help="seconds of timing (default 1)")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def _family(d: dict) -> str:
+    fam = d.get("family")
+    if fam is None:
+        fam = "cifar" if "arch" in d else "ghostnet" if "stages" in d else None
+    if fam not in ("ghostnet", "cifar"):
+        raise ValueError(f"config family must be 'ghostnet' or 'cifar', got {fam!r}")
+    return fam
+
+
+def load_config_file(path: str) -> tuple[Any, Optional[int]]:
+    """``(model config, resolution or None)`` from a profile JSON file (see module docs)."""
+    from ghostnas.ghostnet import CifarNetConfig, GhostNetConfig
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory, expected a config JSON file") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    resolution = None
+    if "model" in data:
+        family = _family({**data["model"], "family": data.get("family", data["model"].get("family"))}
+                         if isinstance(data["model"], dict) else data)
+        resolution = data.get("resolution")
+        if resolution is not None and (not isinstance(resolution, int) or isinstance(resolution, bool)
+                                       or resolution < 1):
+            raise ValueError(f"{path}: resolution must be a positive integer, got {resolution!r}")
+        body = data["model"]
+        if not isinstance(body, dict):
+            raise ValueError(f"{path}: 'model' must be a JSON object")
+    else:
+        family, body = _family(data), data
+    body = {k: v for k, v in body.items() if k != "family"}
+    cls = GhostNetConfig if family == "ghostnet" else CifarNetConfig
+    try:
+        return cls.from_dict(body), resolution
+    except TypeError as e:  # unknown or missing keys
+        raise ValueError(f"{path}: bad {cls.__name__}: {e}") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ghostnas.ghostnet import CifarNetConfig, build_model, fuse_for_inference, model_config
+    from ghostnas.space.measure import count_flops, measure_latency
+
+    for name in ("batch", "threads"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.input is not None and args.input < 1:
+        raise ValueError(f"--input must be a positive integer, got {args.input}")
+    if not args.min_run_time > 0:
+        raise ValueError(f"--min-run-time must be > 0, got {args.min_run_time}")
+    if args.device == "cuda" and not args.no_latency:
+        import torch
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda requested but CUDA is not available")
+
+    target = args.target
+    if target.endswith(".json") or os.sep in target or os.path.exists(target):
+        if not os.path.exists(target):
+            raise FileNotFoundError(f"no such config file: {target}")
+        cfg, resolution = load_config_file(target)
+        label = os.path.basename(target)
+    else:
+        cfg, resolution = model_config(target), None
+        label = target
+    res = args.input or resolution or (32 if isinstance(cfg, CifarNetConfig) else 224)
+
+    model = build_model(cfg).eval()
+    report = count_flops(model, (cfg.in_chans, res, res), analytic_config=cfg)
+    latency = None
+    if not args.no_latency:
+        net = fuse_for_inference(model) if args.fused else model
+        latency = measure_latency(net, (cfg.in_chans, res, res), batch=args.batch, device=args.device,
+                                  threads=args.threads, channels_last=args.channels_last,
+                                  min_run_time=args.min_run_time)
+
+    if args.json:
+        out = {"model": label, "input": res, "params": report.params, **report.to_dict(),
+               "latency": None if latency is None else {**latency.to_dict(), "fused": args.fused}}
+        out["model"] = label
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{label}: {report}")
+    if latency is not None:
+        print(f"latency{' (fused)' if args.fused else ''}: {latency}")
+    return 0
