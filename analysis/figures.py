@@ -211,8 +211,8 @@ def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, im
                                  edgecolor=color, linewidth=3))
         fig.text((x0 + x1) / 2, y1 + 0.01, name, ha="center", va="bottom", fontsize=9, color=color,
                  fontweight="bold")
-    note = "ghost j of intrinsic i is cheap-op channel i·(s−1)+k; each map min–max scaled"
-    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9, y=1.0 + 0.05 * (title.count("\n") + 2))
+    note = "ghost i·(s−1)+k (k < s−1) is made from intrinsic i; same grid position; each map min–max scaled"
+    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9, y=0.97 + 0.035 * (title.count("\n") + 2))
     return fig
 
 
@@ -265,25 +265,27 @@ def plot_mse_vs_d(df: pd.DataFrame, paper: Optional[pd.DataFrame] = None, title:
                   logy: bool = True) -> plt.Figure:
     """MSE of the least-squares d×d filter against d, one line per pair; ``paper`` rows (the
     recalled, UNVERIFIED paper values) dashed in grey."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(10.5, 5.0))
     markers = "osD^v<>p"
+    styles = ["-", "-.", ":"]
     for k, (name, row) in enumerate(df.iterrows()):
         ax.plot([int(d) for d in row.index], row.values, marker=markers[k % len(markers)],
-                color=OKABE_ITO[k % len(OKABE_ITO)], label=str(name), linewidth=1.8)
+                linestyle=styles[(k // 7) % len(styles)], color=OKABE_ITO[k % 7], label=str(name), linewidth=1.8)
     if paper is not None:
         for k, (name, row) in enumerate(paper.iterrows()):
             ax.plot([int(d) for d in row.index], row.values, linestyle="--", marker="x", color="0.45",
-                    linewidth=1.0, label=str(name) if k == 0 else None)
-            ax.annotate(str(name).split(" (")[0].replace("paper ", ""), (int(row.index[-1]), row.values[-1]),
-                        xytext=(4, 0), textcoords="offset points", fontsize=7, color="0.35", va="center")
+                    linewidth=1.0, label="paper Table 2 pairs (recalled, UNVERIFIED)" if k == 0 else None)
+            ax.annotate(str(name).split(" (")[0].replace("paper ", "paper "), (int(row.index[-1]), row.values[-1]),
+                        xytext=(5, 0), textcoords="offset points", fontsize=7, color="0.35", va="center")
     ds = sorted({int(d) for d in df.columns})
     ax.set_xticks(ds)
     ax.set_xlabel("kernel size d of the single fitted filter (d×d)")
     ax.set_ylabel("MSE (maps min–max scaled to [0, 1])")
     if logy:
         ax.set_yscale("log")
+    ax.set_xlim(min(ds) - 0.5, max(ds) + 1.6)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

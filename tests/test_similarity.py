@@ -289,7 +289,7 @@ def test_cli_similarity_writes_figures_and_tables(cli_inputs, tmp_path, capsys):
     d = cli_inputs
     out = tmp_path / "out"
     rc = main(["similarity", "--model", str(d / "model.json"), "--weights", str(d / "w.pt"),
-               "--layer", "features.1", "--layer", "features.0", "--data", f"npz:{d / 'tiny.npz'}",
+               "--layer", "features.1", "--layer", "features.0", "--cka-layer", "features.3", "--data", f"npz:{d / 'tiny.npz'}",
                "--n", "8", "--top-k", "2", "--ds", "1,3", "--out", str(out)])
     assert rc == 0
     for stem in ("fig1_features.1", "fig1_features.0", "fig4_features.1", "channel_cosine_features.1",
@@ -301,7 +301,8 @@ def test_cli_similarity_writes_figures_and_tables(cli_inputs, tmp_path, capsys):
     assert s["batch"] == 8 and set(s["layers"]) == {"features.1", "features.0"}
     assert 0.0 <= s["layers"]["features.1"]["fraction_redundant"] <= 1.0
     assert len(s["layers"]["features.1"]["top_pairs"]) == 2
-    assert s["cka_linear"][0][0] == pytest.approx(1.0)
+    assert len(s["cka_linear"]) == 3 and s["cka_linear"][0][0] == pytest.approx(1.0)
+    assert not (out / "fig1_features.3.png").exists()   # CKA-only layer
     md = (out / "mse_vs_d.md").read_text()
     assert "UNVERIFIED" in md and "d=3" in md
     for row in s["mse_vs_d"].values():
