@@ -19,6 +19,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES", "UsageError"]
 COMMAND_MODULES = [
     "ghostnas.search.cli_models",
     "ghostnas.search.cli_ablate",
+    "ghostnas.search.cli_space",
     "ghostnas.search.cli_profile",
     "ghostnas.search.cli_similarity",
 ]
