@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True,
                    help="dataset: digits, npz:PATH, cifar10, fashion-mnist, imagefolder:PATH")
     p.add_argument("--data-dir", help="where torchvision-style dataset files live")
+    p.add_argument("--download", action="store_true", help="let torchvision download the dataset")
     p.add_argument("--split", default="train", choices=("train", "test"))
     p.add_argument("--n", type=int, default=64, help="batch size (images; default 64)")
     p.add_argument("--top-k", type=int, default=3, help="number of most similar pairs (default 3)")
@@ -83,12 +84,12 @@ def _build_model(spec: str, num_classes: int):
         raise
 
 
-def _load_data(spec: str, data_dir, split: str):
+def _load_data(spec: str, data_dir, split: str, download: bool = False):
     try:
         from ghostnas.search.data import load_dataset
     except ImportError:  # the shared dataset loader is not installed: plain npz arrays only
         return _load_npz_fallback(spec)
-    return load_dataset(spec, data_dir=data_dir, download=False, split=split)
+    return load_dataset(spec, data_dir=data_dir, download=download, split=split)
 
 
 class _Arrays:
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.image_index < args.n:
         raise ValueError(f"--image-index must be in 0..{args.n - 1}, got {args.image_index}")
 
-    data = _load_data(args.data, args.data_dir, args.split)
+    data = _load_data(args.data, args.data_dir, args.split, args.download)
     model, model_name = _build_model(args.model, data.num_classes)
     if args.weights:
         load_checkpoint(model, args.weights)

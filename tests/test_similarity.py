@@ -324,3 +324,29 @@ def test_cli_similarity_bad_input_exits_2_with_one_line(cli_inputs, tmp_path, ca
                "--out", str(tmp_path / "o"), *argv])
     err = capsys.readouterr().err
     assert rc == 2 and needle in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_capture_ghost_module_v2_attn_and_ghostnet_bottleneck(rand_bn):
+    from ghostnas.ghostnet import GhostModuleV2
+
+    torch.manual_seed(0)
+    m = rand_bn(nn.Sequential(GhostModuleV2(4, 8, ratio=2, dw_size=3, mode="attn"))).eval()
+    x = torch.randn(2, 4, 8, 8)
+    lm = capture_features(m, "0", x)["0"]
+    a, g = m[0].intrinsic_and_ghost(x)
+    assert torch.equal(lm.intrinsic, a) and torch.equal(lm.ghost, g)
+    assert torch.allclose(lm.output, m(x))          # after the DFC attention
+    assert not torch.allclose(lm.output[:, :4], a)  # ... which changes the maps
+
+
+def test_cli_similarity_torchvision_model_with_resize(cli_inputs, tmp_path):
+    from ghostnas.search.cli import main
+
+    out = tmp_path / "tv"
+    rc = main(["similarity", "--model", "torchvision:resnet18", "--layer", "layer1", "--data",
+               f"npz:{cli_inputs / 'tiny.npz'}", "--n", "4", "--resize", "48", "--top-k", "1", "--max-maps", "8",
+               "--label", "untrained", "--out", str(out)])
+    assert rc == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["layers"]["layer1"]["shape"] == [64, 12, 12] and s["label"] == "untrained"
+    assert (out / "fig1_layer1.png").exists() and not (out / "cka_linear.png").exists()
