@@ -4,7 +4,7 @@ This package knows nothing of Optuna or training.
 """
 from .checkpoint import CheckpointError, load_checkpoint, read_state_dict
 from .cifar import CifarNet, CifarNetConfig, cifar_conv_layers
-from .fuse import fuse_for_inference
+from .fuse import deploy_model, fuse_for_inference
 from .ghostify import ghostify
 from .ghostnet import GHOSTNET_BLOCKS, BlockSpec, GhostNet, GhostNetConfig, ghostnet_channels
 from .modules import (ConvBnAct, GhostBottleneck, GhostModule, GhostModuleV2, SqueezeExcite,

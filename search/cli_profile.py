@@ -10,13 +10,15 @@ of:
 
 Without ``family`` the family is inferred: an ``arch`` key means CIFAR, ``stages`` means GhostNet.
 The default input is the config's resolution, else 32 for ``*_cifar`` names and CIFAR configs,
-else 224.
+else 224. Latency runs with ``OMP_WAIT_POLICY=PASSIVE`` unless that variable is already set (OpenMP
+spin-waiting on a shared CPU can make 2-thread inference 100x slower).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 from typing import Any, Optional
 
 
@@ -30,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2, help="CPU threads for latency (default 2)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="latency device (default cpu)")
     p.add_argument("--channels-last", action="store_true", help="measure latency in channels_last")
-    p.add_argument("--fused", action="store_true", help="measure latency of the BN-folded deploy model")
+    p.add_argument("--fused", action="store_true", help="measure latency of the BN-folded model")
+    p.add_argument("--deploy", action="store_true",
+                   help="measure latency of the deploy path: BN folded + channels_last + frozen TorchScript")
     p.add_argument("--min-run-time", type=float, default=1.0, metavar="S", help="seconds of timing (default 1)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -83,7 +87,11 @@ def load_config_file(path: str) -> tuple[Any, Optional[int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ghostnas.ghostnet import CifarNetConfig, build_model, fuse_for_inference, model_config
+    if not args.no_latency and "torch" not in sys.modules:
+        # On a CPU shared with other jobs, OpenMP spin-waiting makes multi-threaded batch-1
+        # inference up to 100x slower; sleeping waits avoid it. Only effective before torch loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from ghostnas.ghostnet import CifarNetConfig, build_model, deploy_model, fuse_for_inference, model_config
     from ghostnas.space.measure import count_flops, measure_latency
 
     for name in ("batch", "threads"):
@@ -113,18 +121,22 @@ def run(args: argparse.Namespace) -> int:
     report = count_flops(model, (cfg.in_chans, res, res), analytic_config=cfg)
     latency = None
     if not args.no_latency:
-        net = fuse_for_inference(model) if args.fused else model
-        latency = measure_latency(net, (cfg.in_chans, res, res), batch=args.batch, device=args.device,
-                                  threads=args.threads, channels_last=args.channels_last,
+        shape = (cfg.in_chans, res, res)
+        net = deploy_model(model, input_size=shape) if args.deploy else \
+            fuse_for_inference(model) if args.fused else model
+        latency = measure_latency(net, shape, batch=args.batch, device=args.device,
+                                  threads=args.threads, channels_last=args.channels_last or args.deploy,
                                   min_run_time=args.min_run_time)
 
     if args.json:
         out = {"model": label, "input": res, "params": report.params, **report.to_dict(),
-               "latency": None if latency is None else {**latency.to_dict(), "fused": args.fused}}
+               "latency": None if latency is None else {**latency.to_dict(), "fused": args.fused or args.deploy,
+                                                        "deploy": args.deploy}}
         out["model"] = label
         print(json.dumps(out, indent=2))
         return 0
     print(f"{label}: {report}")
     if latency is not None:
-        print(f"latency{' (fused)' if args.fused else ''}: {latency}")
+        kind = " (deploy: fused + channels_last + TorchScript)" if args.deploy else " (fused)" if args.fused else ""
+        print(f"latency{kind}: {latency}")
     return 0

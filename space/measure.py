@@ -23,6 +23,7 @@ import copy
 import io
 import logging
 import math
+import os
 import statistics
 import warnings
 from collections import Counter
@@ -566,6 +567,10 @@ class LatencyResult:
 
     ``median`` and ``iqr`` are ``torch.utils.benchmark``'s; ``p90`` is the 90th percentile of the raw
     per-run times; ``noisy`` is ``iqr / median > 0.10`` (torch's own warning threshold).
+    ``load_avg`` is the machine's 1-minute load average when the measurement started and
+    ``omp_wait_policy`` the ``OMP_WAIT_POLICY`` environment variable: on a CPU shared with other
+    jobs, OpenMP's default spin-waiting can make multi-threaded batch-1 inference 100x slower;
+    ``OMP_WAIT_POLICY=PASSIVE`` (set before torch is imported) avoids it.
     """
 
     median: float
@@ -581,13 +586,16 @@ class LatencyResult:
     channels_last: bool
     torch_version: str
     noisy: bool
+    load_avg: Optional[float] = None
+    omp_wait_policy: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"median_ms": self.median * 1e3, "iqr_ms": self.iqr * 1e3, "p90_ms": self.p90 * 1e3,
                 "mean_ms": self.mean * 1e3, "n_runs": self.n_runs, "batch": self.batch,
                 "input_size": list(self.input_size), "threads": self.threads, "device": self.device,
                 "channels_last": self.channels_last, "torch_version": self.torch_version, "noisy": self.noisy,
-                "iqr_over_median": self.iqr / self.median if self.median else None}
+                "iqr_over_median": self.iqr / self.median if self.median else None,
+                "load_avg_1min": self.load_avg, "omp_wait_policy": self.omp_wait_policy}
 
     def __str__(self) -> str:
         c, h, w = self.input_size
@@ -630,7 +638,9 @@ def measure_latency(model: Any, input_size: Union[int, Sequence[int]], batch: in
 
     Args:
         model: The network. Moved/converted copies are used for ``device != "cpu"`` or
-            ``channels_last``; its train/eval mode is restored.
+            ``channels_last``; its train/eval mode is restored. A TorchScript module (e.g. from
+            :func:`ghostnas.ghostnet.deploy_model`) is used as prepared: only the input is made
+            channels_last.
         input_size: Square side or ``(C, H, W)``.
         batch: Batch size.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -664,13 +674,17 @@ def measure_latency(model: Any, input_size: Union[int, Sequence[int]], batch: in
             raise ValueError(f"measure_latency: {device!r} but only {torch.cuda.device_count()} CUDA device(s)")
     shape = _input_shape(model, input_size)
 
-    was_training = model.training
+    scripted = isinstance(model, torch.jit.ScriptModule)
+    was_training = None if scripted else model.training
     net = model
-    if device != "cpu" or channels_last:
+    if (device != "cpu" or channels_last) and not scripted:
         net = copy.deepcopy(model).to(device)
         if channels_last:
             net = net.to(memory_format=torch.channels_last)
-    net.eval()
+    elif scripted and device != "cpu":
+        net = model.to(device)
+    if not scripted:  # a (frozen) TorchScript module is used as prepared; only the input is converted
+        net.eval()
     x = torch.randn(batch, *shape, device=device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -691,10 +705,16 @@ def measure_latency(model: Any, input_size: Union[int, Sequence[int]], batch: in
                 m = timer.blocked_autorange(min_run_time=min_run_time)
     finally:
         torch.set_num_threads(prev_threads)
-        model.train(was_training)
+        if was_training is not None:
+            model.train(was_training)
     times = tuple(float(t) for t in m.times)
+    try:
+        load = float(os.getloadavg()[0])
+    except OSError:  # pragma: no cover - not on every platform
+        load = None
     median, iqr = float(m.median), float(m.iqr)
     return LatencyResult(median=median, iqr=iqr, p90=_percentile(times, 0.9), mean=float(m.mean),
                          n_runs=len(times), times=times, batch=batch, input_size=shape, threads=threads,
                          device=device, channels_last=bool(channels_last), torch_version=torch.__version__,
-                         noisy=bool(median > 0 and iqr / median > 0.10))
+                         noisy=bool(median > 0 and iqr / median > 0.10), load_avg=load,
+                         omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))

@@ -60,6 +60,7 @@ def test_fused_channels_last_and_counts(rand_bn):
 
 
 def test_fuse_random_ghost_ratios_and_stride2(rand_bn):
+    from ghostnas.ghostnet import deploy_model
     from ghostnas.ghostnet import BlockSpec
     stages = ((BlockSpec(3, 16, 16, 0, 1, ratio=1, dw_size=1),),
               (BlockSpec(5, 36, 20, 0.25, 2, ratio=3, dw_size=5),),
@@ -70,7 +71,9 @@ def test_fuse_random_ghost_ratios_and_stride2(rand_bn):
     x = torch.randn(1, 3, 48, 48)
     with torch.inference_mode():
         ref, out = model(x), fused(x)
+        out2 = deploy_model(model)(x.contiguous(memory_format=torch.channels_last))
     assert torch.allclose(out, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
+    assert torch.allclose(out2, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
 
 
 def test_fuse_leaves_unpaired_bn():
@@ -78,3 +81,24 @@ def test_fuse_leaves_unpaired_bn():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.BatchNorm2d(4))
     fused = fuse_for_inference(model)
     assert fused.num_fused_bn == 0 and isinstance(fused[2], nn.BatchNorm2d)
+
+
+@pytest.mark.parametrize("name, res", [("ghostnet_100", 64), ("ghostnetv2_100", 65), ("ghost_resnet56_cifar", 32)])
+def test_deploy_model_equals_unfused(name, res, rand_bn):
+    from ghostnas.ghostnet import deploy_model
+    model = rand_bn(create_model(name), seed=4).eval()
+    if name.endswith("_cifar"):  # not scriptable: traced at one input size
+        with pytest.raises(ValueError, match="input_size"):
+            deploy_model(model)
+        deployed = deploy_model(model, input_size=(3, res, res))
+    else:
+        deployed = deploy_model(model)  # fused + channels_last + frozen TorchScript
+    assert isinstance(deployed, torch.jit.ScriptModule)
+    assert _n_bn(model) > 0  # original untouched
+    x = torch.randn(1, 3, res, res)
+    with torch.inference_mode():
+        ref = model(x)
+        out = deployed(x.contiguous(memory_format=torch.channels_last))
+        if not name.endswith("_cifar"):  # scripted: not specialised to one input size
+            assert deployed(torch.randn(1, 3, res + 32, res + 32)).shape == ref.shape
+    assert torch.allclose(out, ref, rtol=1e-5, atol=1e-5 * ref.abs().max().item())
