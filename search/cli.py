@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "ghostnas.search.cli_models",
     "ghostnas.search.cli_ablate",
     "ghostnas.search.cli_space",
+    "ghostnas.search.cli_study",
     "ghostnas.search.cli_profile",
     "ghostnas.search.cli_similarity",
 ]

@@ -1,5 +1,6 @@
 """Optuna storages by URL, with passwords kept out of messages and logs.
 
+* ``memory``: in this process only (tests, throw-away runs).
 * a path or ``journal:PATH`` (default ``<run dir>/study.journal``): Optuna's journal file, safe
   for several processes on one machine; ``optuna-dashboard PATH`` opens it.
 * ``sqlite:///PATH``: one worker at a time.
@@ -20,6 +21,7 @@ __all__ = ["open_storage", "redact", "HEARTBEAT_INTERVAL_S", "GRACE_PERIOD_S", "
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 30
 MAX_RETRY = 3
+_MEMORY: Optional[optuna.storages.InMemoryStorage] = None
 
 
 class StorageError(ValueError):
@@ -51,6 +53,10 @@ def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: 
             raise StorageError("no storage given and no run folder to put the default journal in")
         url = str(Path(run_dir) / "study.journal")
     url = str(url)
+    if url == "memory":  # one per process, so create-then-run sees the same studies
+        global _MEMORY
+        _MEMORY = _MEMORY or optuna.storages.InMemoryStorage()
+        return _MEMORY
     if url.startswith("journal:"):
         url = url[len("journal:"):]
     if not is_rdb(url):

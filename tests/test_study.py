@@ -1,0 +1,197 @@
+"""Real (tiny) studies end to end: storages, objectives, pruner, resume, workers, determinism."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+
+from ghostnas.search.cli import main
+from ghostnas.search.data import load_dataset, train_val_split
+from ghostnas.search.study import StudyConfig, open_study, run_worker, trials_frame
+from ghostnas.search.train import Fidelity, TrainingDiverged, train_proxy
+
+TINY_SPACE = {
+    "family": "ghostnet", "name": "tiny", "num_classes": 10,
+    "global": {"width": [0.25, 0.35], "resolution": 32, "dropout": 0.0},
+    "defaults": {"ratio": [2, 3, 4], "dw_size": [3, 1, 5], "se_ratio": ["table", 0]},
+    "stages": [{"rows": [[3, 16, 16, 0, 2]]}, {"rows": [[3, 48, 24, 0, 2]]}, {"rows": [[5, 72, 40, 0.25, 2]]},
+               {"rows": [[3, 120, 64, 0, 2]]}],
+}
+
+
+def tiny_config(tmp_path, **over):
+    raw = {"name": f"t-{tmp_path.name}", "space": TINY_SPACE, "seed": 0, "objectives": ["accuracy", "macs"],
+           "data": {"dataset": "digits"},
+           "fidelity": {"epochs": 1, "fraction": 0.4, "val_fraction": 0.2, "batch_size": 64, "optimizer": "adamw",
+                        "lr": 0.004, "schedule": "onecycle"},
+           "study": {"n_trials": 3, "run_dir": str(tmp_path / "run"), "threads": 1}}
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(raw.get(k), dict):
+            raw[k] = {**raw[k], **v}
+        else:
+            raw[k] = v
+    return raw
+
+
+def completed(study):
+    return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_multi_objective_journal_study_records_everything(tmp_path):
+    cfg = StudyConfig.from_dict(tiny_config(tmp_path))
+    study = run_worker(cfg)
+    done = completed(study)
+    assert len(done) == 3 and len(study.directions) == 2
+    t = done[0]
+    for key in ("arch_id", "arch", "macs", "params", "curve", "train_s", "device"):
+        assert key in t.user_attrs, key
+    assert t.values[1] == t.user_attrs["macs"] > 0 and 0.0 <= t.values[0] <= 1.0
+    # Per-trial files are complete JSON.
+    files = sorted((tmp_path / "run" / "trials").glob("*/metrics.json"))
+    assert len(files) == 3 and json.loads(files[0].read_text())["macs"] == done[0].user_attrs["macs"]
+    assert (tmp_path / "run" / "study.journal").is_file()
+    df = trials_frame(study)
+    assert {"accuracy", "macs", "arch_id", "param.width"} <= set(df.columns)
+
+
+def test_resume_counts_finished_trials_in_total(tmp_path):
+    raw = tiny_config(tmp_path)
+    run_worker(StudyConfig.from_dict(raw))
+    raw["study"]["n_trials"] = 5
+    study = run_worker(StudyConfig.from_dict(raw))
+    assert len(completed(study)) == 5
+    study = run_worker(StudyConfig.from_dict(raw))  # already complete: adds nothing
+    assert len(completed(study)) == 5 and len(study.trials) == 5
+
+
+def test_resume_with_other_objectives_or_space_is_refused(tmp_path):
+    raw = tiny_config(tmp_path, study={"n_trials": 1})
+    run_worker(StudyConfig.from_dict(raw))
+    with pytest.raises(ValueError, match="already exists with objectives .*'accuracy', 'macs'"):
+        open_study(StudyConfig.from_dict({**raw, "objectives": ["accuracy", "params"]}))
+    other = json.loads(json.dumps(TINY_SPACE))
+    other["global"]["width"] = [0.5]
+    with pytest.raises(ValueError, match="a different search space"):
+        open_study(StudyConfig.from_dict({**raw, "space": other}))
+
+
+def test_single_objective_with_median_pruner_in_memory(tmp_path):
+    raw = tiny_config(tmp_path, objectives=["accuracy"], pruner={"name": "median", "n_startup_trials": 1,
+                                                                "n_warmup_steps": 0},
+                      fidelity={"epochs": 2}, study={"n_trials": 4, "storage": "memory"})
+    study = run_worker(StudyConfig.from_dict(raw))
+    done = completed(study)
+    assert len(done) == 4
+    assert all(len(t.intermediate_values) == 2 for t in done)
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert all("pruned after epoch" in t.user_attrs["prune_reason"] for t in pruned)
+
+
+def test_pruner_in_multi_objective_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="cannot be used with 2 objectives.*multi-objective"):
+        StudyConfig.from_dict(tiny_config(tmp_path, pruner={"name": "median"}))
+
+
+def test_macs_budget_rejects_before_training(tmp_path):
+    raw = tiny_config(tmp_path, constraints={"macs_max": 1.0}, study={"n_trials": 2, "storage": "memory"})
+    study = run_worker(StudyConfig.from_dict(raw))
+    for t in completed(study):
+        assert "budget" in t.user_attrs["rejected"] and "curve" not in t.user_attrs
+        assert t.constraints["macs"] > 0
+        assert not (tmp_path / "run" / "trials" / f"{t.number:05d}" / "metrics.json").read_text().count("curve")
+
+
+def test_same_seed_same_architectures_and_accuracies(tmp_path):
+    a = run_worker(StudyConfig.from_dict(tiny_config(tmp_path / "a", study={"n_trials": 3, "storage": "memory"},
+                                                     name="det-a")))
+    b = run_worker(StudyConfig.from_dict(tiny_config(tmp_path / "b", study={"n_trials": 3, "storage": "memory"},
+                                                     name="det-b")))
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    assert [t.values for t in a.trials] == [t.values for t in b.trials]
+
+
+def test_train_proxy_nan_loss_raises_with_reason():
+    d = load_dataset("digits")
+    tr, va = train_val_split(d, 0.2, fraction=0.2)
+    from ghostnas.ghostnet import create_model
+    model = create_model("ghost_resnet56_cifar", width=0.25)
+    with torch.no_grad():
+        model.classifier.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="loss became nan at epoch 1, step 1"):
+        train_proxy(model, tr, va, Fidelity(epochs=1, batch_size=64), device="cpu")
+
+
+def test_diverged_trial_is_failed_with_reason_and_study_goes_on(tmp_path):
+    raw = tiny_config(tmp_path, fidelity={"optimizer": "sgd", "lr": 1e30, "momentum": 0.9},
+                      study={"n_trials": 1, "storage": "memory"})
+    cfg = StudyConfig.from_dict(raw)
+    study = open_study(cfg)
+    from ghostnas.search.study import _Objective
+    trial = study.ask()
+    with pytest.raises(TrainingDiverged):
+        _Objective(cfg, study)(trial)
+    assert trial.user_attrs["fail_reason"].startswith("diverged: loss became")
+
+
+def test_cli_search_two_workers_results_and_export(tmp_path, capsys):
+    cfg = tmp_path / "s.toml"
+    run = tmp_path / "run"
+    cfg.write_text(f'''
+name = "two"
+seed = 1
+objectives = ["accuracy", "macs"]
+[space]
+family = "ghostnet"
+name = "tiny"
+num_classes = 10
+[space.global]
+width = [0.25, 0.35]
+resolution = 32
+[space.defaults]
+ratio = [2, 3, 4]
+dw_size = [3, 1, 5]
+[[space.stages]]
+rows = [[3, 16, 16, 0, 2]]
+[[space.stages]]
+rows = [[3, 48, 24, 0, 2]]
+[[space.stages]]
+rows = [[5, 72, 40, 0.25, 2]]
+[[space.stages]]
+rows = [[3, 120, 64, 0, 2]]
+[data]
+dataset = "digits"
+[fidelity]
+epochs = 1
+fraction = 0.3
+batch_size = 64
+[study]
+n_trials = 4
+run_dir = "{run}"
+threads = 1
+''')
+    assert main(["search", "--config", str(cfg), "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "4 finished trials" in out and "pareto.png" in out
+    assert (run / "pareto.png").is_file() and (run / "trials.csv").is_file()
+    journal = str(run / "study.journal")
+    study = optuna.load_study(study_name="two", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(journal)))
+    done = completed(study)
+    assert len(done) == 4
+    trained = [t.user_attrs["arch_id"] for t in done if t.user_attrs.get("reused_from") is None]
+    assert len(trained) == len(set(trained))  # each architecture trained once
+    assert main(["results", "--storage", journal, "--study", "two", "--csv", str(tmp_path / "t.csv")]) == 0
+    assert "Pareto-optimal trials" in capsys.readouterr().out
+    n = done[0].number
+    assert main(["export", "--storage", journal, "--study", "two", "--trial", str(n),
+                 "--out", str(tmp_path / "arch.json")]) == 0
+    out = capsys.readouterr().out
+    assert "ghostnas train --arch" in out
+    from ghostnas.space import ArchConfig
+    assert ArchConfig.from_json((tmp_path / "arch.json").read_text()).id == done[0].user_attrs["arch_id"]
+    assert main(["results", "--storage", journal, "--study", "nope"]) == 2
+    assert "study 'nope' not found" in capsys.readouterr().err
