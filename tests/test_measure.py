@@ -120,6 +120,20 @@ def test_analytic_equals_built_model_for_random_configs(family):
     assert checked == 200
 
 
+def test_analytic_equals_built_model_for_search_spaces():
+    # ArchConfigs sampled from every shipped space (the benchmark checks 200 per space).
+    space_mod = pytest.importorskip("ghostnas.space")
+    names = space_mod.list_spaces()
+    assert names
+    for name in names:
+        space = space_mod.load_space(name)
+        rng = random.Random(7)
+        for arch in [space.default()] + [space.sample(rng) for _ in range(8)]:
+            c = analytic_counts(arch)
+            assert c.resolution == arch.resolution
+            assert (c.params, c.macs) == _built_counts(arch.model, arch.resolution), (name, arch)
+
+
 def test_analytic_odd_resolutions_and_v2_pooling():
     # Odd sizes exercise floor/ceil in stride-2 convs and the v2 avg-pool (floor) branch.
     for name in ("ghostnet_050", "ghostnetv2_100"):
