@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
         study = run_ablation(cfg)
     if not args.no_report:
         from ghostnas.search.ablate_report import write_report
-        paths = write_report(study, cfg, latency=not args.no_latency)
+        import shlex
+        command = " ".join(["ghostnas", "ablate", "--config", args.config,
+                            *[f"--set {shlex.quote(o)}" for o in args.overrides]])
+        paths = write_report(study, cfg, latency=not args.no_latency, command=command)
         for p in paths:
             print(p)
     return 0

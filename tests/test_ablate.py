@@ -1,0 +1,68 @@
+"""A tiny ablation grid (digits, one epoch) end to end: study, run cache, table with paper columns, figure."""
+import csv
+import json
+
+import optuna
+
+from ghostnas.search.ablate_report import kendall_tau, paper_rows
+from ghostnas.search.cli import main
+
+
+def test_tiny_ablation_end_to_end(tmp_path, capsys):
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    args = ["ablate", "--config", "experiments/ablations/vgg16_ratio.toml",
+            "--set", "data.dataset=digits", "--set", f"output.dir={out}", "--set", f"output.runs_dir={runs}",
+            "--set", "values=[2, 4]", "--set", "seeds=[0, 1]", "--set", "study.threads=1",
+            "--set", "fidelities.cpu-proxy.epochs=1", "--set", "fidelities.cpu-proxy.fraction=0.3",
+            "--set", "fidelities.cpu-proxy.val_size=200", "--set", "fidelities.cpu-proxy.width=0.125",
+            "--no-latency"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "table.md" in printed and "figure.png" in printed
+    rows = list(csv.DictReader(open(out / "table.csv")))
+    assert [r["point"] for r in rows] == ["baseline", "s=2 d=3", "s=4 d=3"]
+    by = {r["point"]: r for r in rows}
+    # Paper-size network counts, whatever width the proxy trained at.
+    assert int(by["s=2 d=3"]["macs"]) == 158_699_520 and int(by["baseline"]["params"]) == 14_990_922
+    assert float(by["s=4 d=3"]["paper_acc"]) == 93.0 and float(by["baseline"]["paper_flops_m"]) == 313
+    assert int(by["s=2 d=3"]["n_seeds"]) == 2 and by["s=2 d=3"]["acc_std"] != ""
+    assert "held-out validation" in by["s=2 d=3"]["eval_split"]
+    assert int(by["s=2 d=3"]["proxy_macs"]) < int(by["s=2 d=3"]["macs"]) / 10
+    assert (out / "figure.png").stat().st_size > 10_000 and (out / "figure.svg").is_file()
+    md = (out / "table.md").read_text()
+    assert "paper acc (%)" in md and "Kendall" in md
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kendall_tau_points"] == ["baseline", "s=2 d=3", "s=4 d=3"]
+    assert len(list(runs.glob("*.json"))) == 6
+
+    # Resume: nothing retrained, the study keeps exactly 6 complete trials.
+    assert main(args) == 0
+    study = optuna.load_study(study_name="vgg16_ratio-cpu-proxy", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(out / "study.journal"))))
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 6
+    # The kernel ablation shares the baseline and s=2 d=3 runs through the run cache.
+    args_k = [a.replace("vgg16_ratio", "vgg16_kernel") for a in args]
+    args_k[args_k.index("values=[2, 4]")] = "values=[3]"
+    args_k[args_k.index(f"output.dir={out}")] = f"output.dir={tmp_path / 'k'}"
+    assert main(args_k) == 0
+    assert len(list(runs.glob("*.json"))) == 6  # nothing new trained
+    capsys.readouterr()
+
+
+def test_paper_rows_and_tau():
+    t4 = paper_rows(4, "vgg16")
+    assert [(r["ratio"], r["acc"]) for r in t4] == [(None, 93.6), (2, 93.7), (3, 93.4), (4, 93.0), (5, 92.9)]
+    assert [r["dw_size"] for r in paper_rows(3, "vgg16")] == [None, 1, 3, 5, 7]
+    assert kendall_tau([1, 2, 3], [1, 2, 3]) == 1.0 and kendall_tau([1, 2, 3], [3, 2, 1]) == -1.0
+
+
+def test_bad_ablation_configs(capsys):
+    base = ["ablate", "--config", "experiments/ablations/vgg16_ratio.toml"]
+    assert main(base + ["--set", "axis=width"]) == 2
+    assert "axis 'width' is not allowed" in capsys.readouterr().err
+    assert main(base + ["--set", "values=[0]"]) == 2
+    assert "ratio s must be an integer >= 1" in capsys.readouterr().err
+    assert main(base + ["--set", "fidelity=fast"]) == 2
+    assert "fidelity 'fast' is not defined" in capsys.readouterr().err
+    assert main(base + ["--set", "fidelities.cpu-proxy.epochs=0"]) == 2
+    assert "fidelity.epochs: 0 is not allowed" in capsys.readouterr().err
