@@ -14,6 +14,11 @@ import os
 import sys
 from typing import Optional, Sequence
 
+# libgomp's default spin-waiting makes torch's OpenMP barriers stall for whole scheduler slices when
+# the cores are shared (other trials, workers, jobs): a 2-thread GhostNet step was measured >100x
+# slower. Passive waiting costs nothing measurable when the machine is idle. Must precede torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __all__ = ["main", "build_parser", "COMMAND_MODULES", "UsageError"]
 
 COMMAND_MODULES = [

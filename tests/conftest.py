@@ -1,5 +1,7 @@
 import os
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see search/cli.py; must precede torch
+
 import pytest
 import torch
 
