@@ -26,6 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("-v", "--verbose", action="store_true")
     w.set_defaults(func=run_worker_cmd)
 
+    f = sub.add_parser("fail-stale", help="fail RUNNING trials left behind by crashed workers (and retry them)",
+                       description="Fail the RUNNING trials of a study whose worker is gone: on this host a dead "
+                                   "worker pid is detected; on a database storage a stopped heartbeat; with "
+                                   "--older-than, any trial running longer than SECONDS whose worker cannot be "
+                                   "checked from here (e.g. on another machine, journal storage). Each failed "
+                                   "trial is queued again with the same parameters unless --no-retry.")
+    f.add_argument("--storage", required=True, help="storage URL or journal path of the study")
+    f.add_argument("--study", required=True, help="study name")
+    f.add_argument("--older-than", type=float, default=None, metavar="SECONDS",
+                   help="also fail trials of unknown fate running longer than this")
+    f.add_argument("--no-retry", action="store_true", help="do not queue the failed trials again")
+    f.set_defaults(func=run_fail_stale)
+
     r = sub.add_parser("results", help="print a study's trial table and Pareto-optimal architectures")
     r.add_argument("--storage", required=True)
     r.add_argument("--study", required=True)
@@ -140,6 +153,22 @@ def _load(storage: str, name: str):
     return optuna.load_study(study_name=name, storage=st)
 
 
+def run_fail_stale(args: argparse.Namespace) -> int:
+    from ghostnas.search.study import fail_stale
+
+    if args.older_than is not None and not args.older_than >= 0:
+        raise ValueError(f"--older-than {args.older_than:g} is not allowed; expected seconds >= 0")
+    study = _load(args.storage, args.study)
+    done, left = fail_stale(study, older_than=args.older_than, retry=not args.no_retry)
+    for number, why, retried in done:
+        print(f"failed trial #{number}: {why}" + ("; queued a retry with the same parameters" if retried else ""))
+    for number, why in left:
+        print(f"left trial #{number} RUNNING: {why}; its worker cannot be checked from here "
+              "(pass --older-than SECONDS to fail it)")
+    print(f"{len(done)} stale trial(s) failed, {len(left)} of unknown fate left RUNNING")
+    return 0
+
+
 def run_results(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -202,7 +231,7 @@ def run_train(args: argparse.Namespace) -> int:
     from ghostnas.ghostnet import list_models, model_config
     from ghostnas.search.config import ConfigError, apply_overrides
     from ghostnas.search.data import load_dataset, train_val_split
-    from ghostnas.search.files import atomic_write_json, ensure_writable_dir
+    from ghostnas.search.files import atomic_save_torch, atomic_write_json, ensure_writable_dir
     from ghostnas.search.train import Fidelity, train_proxy
     from ghostnas.space import ArchConfig, build_model
 
@@ -234,7 +263,7 @@ def run_train(args: argparse.Namespace) -> int:
     res = train_proxy(model, train, val, fid, seed=args.seed, device=args.device,
                       report=lambda e, a: print(f"epoch {e + 1}/{fid.epochs}: val acc {a:.4f}", flush=True))
     model.to("cpu").to(memory_format=torch.contiguous_format)
-    torch.save(model.state_dict(), out / "model.pt")
+    atomic_save_torch(model.state_dict(), out / "model.pt")
     atomic_write_json(out / "metrics.json", {**res.to_dict(), "fidelity": fid.to_dict(), "data": args.data,
                                              "eval_split": f"held-out validation part of {data.name} train",
                                              "wall_s": time.time() - t0})

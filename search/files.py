@@ -5,19 +5,22 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
-__all__ = ["atomic_write_text", "atomic_write_json", "read_json_or_none", "ensure_writable_dir"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_save_torch", "read_json_or_none",
+           "ensure_writable_dir"]
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+def _atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Write through ``write(f)`` to a temporary file in the same folder, fsync, then rename over
+    ``path``: readers see the old file or the whole new one, never a part. A crash before the
+    rename leaves only a hidden ``.NAME.*.tmp`` file, which nothing reads."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -25,9 +28,34 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) atomically (see :func:`_atomic_write`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save_torch(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` atomically."""
+    import torch
+
+    _atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Serialise first, then write atomically: a failing ``json.dumps`` leaves no file at all."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
@@ -49,4 +77,11 @@ def ensure_writable_dir(path: str | os.PathLike, what: str = "output folder") ->
         raise PermissionError(f"{what} {str(path)!r} cannot be created ({e.strerror})") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(f"{what} {str(path)!r} is not writable")
+    # root passes every access() check: prove it with a real file (read-only mounts, /proc, ...)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".ghostnas-write-test.", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise PermissionError(f"{what} {str(path)!r} is not writable ({e.strerror})") from None
     return path

@@ -6,6 +6,12 @@
 * ``sqlite:///PATH``: one worker at a time.
 * ``postgresql+psycopg2://user:pass@host/db`` (or ``mysql...``): many machines; heartbeat and
   automatic retry of crashed trials.
+
+Heartbeat: a worker records a heartbeat every ``HEARTBEAT_INTERVAL_S`` seconds while a trial runs;
+a RUNNING trial without one for ``GRACE_PERIOD_S`` seconds is failed by the next worker that looks
+and retried (same parameters, at most ``MAX_RETRY`` times). Override with ``[study]
+heartbeat_interval`` / ``grace_period`` or the environment variables
+``GHOSTNAS_HEARTBEAT_INTERVAL`` / ``GHOSTNAS_GRACE_PERIOD`` (integers, seconds).
 """
 from __future__ import annotations
 
@@ -16,7 +22,8 @@ from typing import Optional
 
 import optuna
 
-__all__ = ["open_storage", "redact", "HEARTBEAT_INTERVAL_S", "GRACE_PERIOD_S", "StorageError"]
+__all__ = ["open_storage", "redact", "HEARTBEAT_INTERVAL_S", "GRACE_PERIOD_S", "StorageError", "heartbeat_settings",
+           "retry_trial", "is_rdb"]
 
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 30
@@ -37,13 +44,70 @@ def is_rdb(url: str) -> bool:
     return "://" in str(url)
 
 
-def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: bool = True) -> optuna.storages.BaseStorage:
+def _env_int(name: str) -> Optional[int]:
+    v = os.environ.get(name)
+    if v is None or v == "":
+        return None
+    try:
+        n = int(v)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise StorageError(f"environment variable {name}={v!r} is not allowed; expected an integer >= 1 (seconds)")
+    return n
+
+
+def heartbeat_settings(interval: Optional[int] = None, grace: Optional[int] = None) -> tuple[int, int]:
+    """(heartbeat interval, grace period) in seconds: arguments, else environment, else defaults."""
+    interval = interval or _env_int("GHOSTNAS_HEARTBEAT_INTERVAL") or HEARTBEAT_INTERVAL_S
+    grace = grace or _env_int("GHOSTNAS_GRACE_PERIOD") or (
+        GRACE_PERIOD_S if interval == HEARTBEAT_INTERVAL_S else 3 * interval)
+    if grace <= interval:
+        raise StorageError(f"grace period {grace}s must be longer than the heartbeat interval {interval}s")
+    return int(interval), int(grace)
+
+
+# User attributes that belong to one attempt of a trial, not to its parameters.
+_ATTEMPT_ATTRS = ("curve", "worker", "fail_reason", "prune_reason", "train_s", "compute_s", "device", "latency",
+                  "latency_ms", "reused_from", "rejected")
+
+
+def retry_trial(study: "optuna.Study", trial: "optuna.trial.FrozenTrial", max_retry: Optional[int] = MAX_RETRY) -> bool:
+    """Queue a WAITING copy of a failed ``trial`` with the same parameters (the next worker's
+    ``study.ask`` picks it up). Like Optuna's ``RetryHeartbeatStaleTrialCallback``, but the copy
+    starts clean: no learning curve, reason or worker of the dead attempt, and ``retry_of`` names
+    the trial it repeats. Returns False when ``max_retry`` retries were already made."""
+    system_attrs = {"failed_trial": trial.number, "retry_history": [], **trial.system_attrs}
+    system_attrs["retry_history"] = list(system_attrs["retry_history"]) + [trial.number]
+    if max_retry is not None and len(system_attrs["retry_history"]) > max_retry:
+        return False
+    user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in _ATTEMPT_ATTRS}
+    user_attrs["retry_of"] = trial.number
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING, params=trial.params,
+                                              distributions=trial.distributions, user_attrs=user_attrs,
+                                              system_attrs=system_attrs))
+    return True
+
+
+def _retry_stale(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
+    # Optuna calls this after failing a trial whose heartbeat stopped; record why on the trial.
+    import logging
+    queued = retry_trial(study, trial)
+    logging.getLogger("ghostnas.search").warning(
+        "trial %d had no heartbeat for the grace period (its worker died?): failed%s", trial.number,
+        ", queued a retry with the same parameters" if queued else f"; not retried (already retried {MAX_RETRY} times)")
+
+
+def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: bool = True,
+                 heartbeat_interval: Optional[int] = None, grace_period: Optional[int] = None
+                 ) -> optuna.storages.BaseStorage:
     """Open (creating if needed) the storage named by ``url``.
 
     Args:
         url: Storage URL or journal path; ``None`` → ``<run_dir>/study.journal``.
         run_dir: Folder for the default journal.
         heartbeat: Enable heartbeat + retry of stale trials on RDB storages.
+        heartbeat_interval, grace_period: Seconds (see :func:`heartbeat_settings`).
 
     Raises:
         StorageError: unreachable database, wrong credentials, unwritable journal folder.
@@ -63,16 +127,22 @@ def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: 
         path = Path(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if not os.access(path.parent, os.W_OK):
-                raise PermissionError
-        except PermissionError:
-            raise StorageError(f"storage folder {str(path.parent)!r} is not writable") from None
+        except OSError as e:
+            raise StorageError(f"storage folder {str(path.parent)!r} cannot be created ({e.strerror})") from None
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+            raise StorageError(f"storage {str(path)!r} is not writable")
+        if path.exists() and not path.is_file():
+            raise StorageError(f"storage {str(path)!r} is not a journal file")
         from optuna.storages.journal import JournalFileBackend, JournalStorage
-        return JournalStorage(JournalFileBackend(str(path)))
+        try:
+            return JournalStorage(JournalFileBackend(str(path)))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:  # corrupt lines
+            raise StorageError(f"storage {str(path)!r} is not a readable Optuna journal file "
+                               f"({type(e).__name__})") from None
     kwargs = {}
     if heartbeat and not url.startswith("sqlite"):
-        kwargs = dict(heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=GRACE_PERIOD_S,
-                      failed_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+        interval, grace = heartbeat_settings(heartbeat_interval, grace_period)
+        kwargs = dict(heartbeat_interval=interval, grace_period=grace, heartbeat_stale_trial_callback=_retry_stale)
     engine_kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)

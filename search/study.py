@@ -12,16 +12,26 @@ started, enough earlier trials were already complete, running or waiting; it is 
 failed with reason "surplus" and never trained, so concurrent workers stop at exactly
 ``n_trials`` finished trials. An architecture already finished in the study is not retrained:
 its values are reused and the trial notes ``reused_from``.
+
+Crashed workers: a trial records the worker that runs it (``user_attrs["worker"]``: host, pid).
+On a database (heartbeat), a trial whose worker stopped beating is failed after the grace period
+and queued again with the same parameters (``retry_of``). On a journal file (no heartbeat), a
+RUNNING trial whose worker process is provably gone (same host, pid dead) is failed and retried
+the same way when a worker starts or waits; other RUNNING trials of unknown fate are reported, and
+``ghostnas fail-stale`` (:func:`fail_stale`) fails them.
 """
 from __future__ import annotations
 
 import copy
+import datetime
 import fcntl
+import gc
 import hashlib
 import json
 import logging
 import math
 import os
+import socket
 import sys
 import time
 import warnings
@@ -39,11 +49,11 @@ from ghostnas.space import ArchConfig, SearchSpace, build_model, load_space
 from .config import ConfigError, check_keys
 from .data import load_dataset, train_val_split
 from .files import atomic_write_json, ensure_writable_dir
-from .storage import open_storage, redact
+from .storage import MAX_RETRY, is_rdb, open_storage, redact, retry_trial
 from .train import Fidelity, TrainingDiverged, train_proxy
 
 __all__ = ["StudyConfig", "run_study", "open_study", "trials_frame", "pareto_trials", "OBJECTIVES",
-           "SAMPLERS", "PRUNERS", "run_worker"]
+           "SAMPLERS", "PRUNERS", "run_worker", "fail_stale", "stale_trials"]
 log = logging.getLogger("ghostnas.search")
 
 OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize"}
@@ -52,7 +62,8 @@ PRUNERS = ("none", "median", "hyperband")
 _TOP = {"name", "space", "seed", "objectives", "data", "fidelity", "constraints", "sampler", "pruner",
         "study", "latency", "description"}
 _DATA = {"dataset", "data_dir", "download"}
-_STUDY = {"name", "n_trials", "storage", "run_dir", "workers", "device", "threads"}
+_STUDY = {"name", "n_trials", "storage", "run_dir", "workers", "device", "threads", "heartbeat_interval",
+          "grace_period"}
 _CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max"}
 _LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time"}
 
@@ -78,6 +89,8 @@ class StudyConfig:
     threads: Optional[int]
     latency: dict
     raw: dict = field(compare=False)
+    heartbeat_interval: Optional[int] = None
+    grace_period: Optional[int] = None
 
     @property
     def directions(self) -> list[str]:
@@ -155,6 +168,10 @@ class StudyConfig:
         seed = raw.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ConfigError(f"study config: seed = {seed!r} is not allowed; expected an integer")
+        for k in ("heartbeat_interval", "grace_period", "threads"):
+            v = study.get(k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ConfigError(f"[study] {k} = {v!r} is not allowed; expected an integer >= 1")
         latency = dict(raw.get("latency", {}))
         check_keys(latency, _LATENCY, "[latency]")
         run_dir = Path(study.get("run_dir", f"runs/{name}"))
@@ -165,7 +182,8 @@ class StudyConfig:
         return cls(name=study.get("name", name), space_spec=spec, seed=seed, objectives=tuple(objectives),
                    data=data, fidelity=fidelity, constraints=constraints, sampler=sampler, pruner=pruner,
                    n_trials=n_trials, storage=study.get("storage"), run_dir=run_dir, workers=workers,
-                   device=study.get("device", "auto"), threads=study.get("threads"), latency=latency, raw=resolved)
+                   device=study.get("device", "auto"), threads=study.get("threads"), latency=latency, raw=resolved,
+                   heartbeat_interval=study.get("heartbeat_interval"), grace_period=study.get("grace_period"))
 
 
 def make_sampler(cfg: StudyConfig, space: SearchSpace, seed: Optional[int] = None) -> optuna.samplers.BaseSampler:
@@ -212,7 +230,8 @@ def _config_to_storage_dict(cfg: StudyConfig) -> dict[str, Any]:
 def open_study(cfg: StudyConfig, create: bool = True, sampler_seed: Optional[int] = None) -> optuna.Study:
     """Create or load the study; refuse a resume whose objectives or space differ."""
     ensure_writable_dir(cfg.run_dir, "run folder")
-    storage = open_storage(cfg.storage, cfg.run_dir)
+    storage = open_storage(cfg.storage, cfg.run_dir, heartbeat_interval=cfg.heartbeat_interval,
+                           grace_period=cfg.grace_period)
     space = cfg.space()
     sampler = make_sampler(cfg, space, sampler_seed)
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
@@ -407,6 +426,156 @@ def _counts(study: optuna.Study) -> dict[str, int]:
     return c
 
 
+# --- which worker runs a trial, and is it still alive? -------------------------------------------
+
+def _proc_stat(pid: int) -> Optional[tuple[str, int]]:
+    """(state letter, start time in clock ticks) of a process, from /proc; None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def worker_identity() -> dict[str, Any]:
+    """What a trial records about the process that runs it (``user_attrs["worker"]``)."""
+    st = _proc_stat(os.getpid())
+    return {"host": socket.gethostname(), "pid": os.getpid(), "start": st[1] if st else None, "ns": _pid_namespace()}
+
+
+def _worker_gone(worker: Any) -> Optional[bool]:
+    """True if the recorded worker process is provably gone (same host and pid namespace, and the
+    pid is dead, a zombie or another process); False if it runs; None if this cannot be known here
+    (another machine, or no record)."""
+    if not isinstance(worker, dict) or worker.get("host") != socket.gethostname() \
+            or worker.get("ns", "") != _pid_namespace() or not isinstance(worker.get("pid"), int):
+        return None
+    st = _proc_stat(worker["pid"])
+    if st is None:
+        if not os.path.isdir("/proc"):  # no procfs: fall back to a signal-0 probe
+            try:
+                os.kill(worker["pid"], 0)
+            except ProcessLookupError:
+                return True
+            except OSError:
+                return False
+            return False
+        return True
+    state, start = st
+    return state in ("Z", "X") or (worker.get("start") is not None and start != worker["start"])
+
+
+def _describe_worker(worker: Any) -> str:
+    if not isinstance(worker, dict):
+        return "worker unknown"
+    here = worker.get("host") == socket.gethostname()
+    return f"pid {worker.get('pid')} on {'this host' if here else worker.get('host')}"
+
+
+def _age_s(t: optuna.trial.FrozenTrial) -> Optional[float]:
+    if t.datetime_start is None:
+        return None
+    return (datetime.datetime.now() - t.datetime_start).total_seconds()
+
+
+def stale_trials(study: optuna.Study, older_than: Optional[float] = None
+                 ) -> tuple[list[tuple[optuna.trial.FrozenTrial, str]], list[tuple[optuna.trial.FrozenTrial, str]]]:
+    """Split the study's RUNNING trials into ``(stale, unknown)``, each a list of ``(trial, why)``.
+
+    Stale: the worker process is provably gone (same host), the heartbeat stopped for longer than
+    the grace period (database storages), or, with ``older_than``, the trial has run more than
+    that many seconds and its worker cannot be checked from here. Unknown: running trials whose
+    worker cannot be checked from here (another machine, no heartbeat). Trials whose worker is
+    provably alive are in neither list.
+    """
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    storage = study._storage
+    hb_stale: set[int] = set()
+    if is_heartbeat_enabled(storage):
+        hb_stale = set(storage._get_stale_trial_ids(study._study_id))
+    stale, unknown = [], []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = t.user_attrs.get("worker")
+        gone = _worker_gone(worker)
+        age = _age_s(t)
+        if t._trial_id in hb_stale:
+            stale.append((t, f"no heartbeat for the grace period ({_describe_worker(worker)})"))
+        elif gone:
+            stale.append((t, f"its worker ({_describe_worker(worker)}) is gone"))
+        elif gone is False:
+            continue
+        elif is_heartbeat_enabled(storage):
+            continue  # heartbeat is fresh: alive on another machine
+        elif older_than is not None and age is not None and age > older_than:
+            stale.append((t, f"running for {age:.0f}s > {older_than:g}s ({_describe_worker(worker)})"))
+        else:
+            unknown.append((t, f"{_describe_worker(worker)}, running for {age or 0:.0f}s"))
+    return stale, unknown
+
+
+def fail_stale(study: optuna.Study, older_than: Optional[float] = None, retry: bool = True
+               ) -> tuple[list[tuple[int, str, bool]], list[tuple[int, str]]]:
+    """Fail the study's stale RUNNING trials (see :func:`stale_trials`), each with a ``fail_reason``
+    starting ``stale:``, and (``retry``) queue each again with the same parameters.
+
+    Returns:
+        ``([(number, why, retried), ...], [(number, why) of trials left RUNNING], ...)``.
+    """
+    stale, unknown = stale_trials(study, older_than)
+    storage = study._storage
+    done = []
+    for t, why in stale:
+        try:
+            storage.set_trial_user_attr(t._trial_id, "fail_reason", f"stale: {why}")
+            if not storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # finished (or failed by another worker) meanwhile
+        frozen = storage.get_trial(t._trial_id)
+        done.append((t.number, why, bool(retry and retry_trial(study, frozen, MAX_RETRY))))
+    return done, [(t.number, why) for t, why in unknown]
+
+
+def _stale_hint(cfg: StudyConfig) -> str:
+    url = redact(cfg.storage or str((cfg.run_dir / "study.journal").resolve()))
+    return f"ghostnas fail-stale --storage {url} --study {cfg.name} --older-than SECONDS"
+
+
+def _reap(study: optuna.Study, cfg: StudyConfig, at_start: bool) -> None:
+    """Fail (and retry) trials of dead workers; at start, report RUNNING trials of unknown fate."""
+    done, unknown = fail_stale(study)
+    for number, why, retried in done:
+        log.warning("trial %d was still RUNNING but %s: failed it%s", number, why,
+                    ", queued a retry with the same parameters" if retried
+                    else f" (not retried: already retried {MAX_RETRY} times)")
+    if at_start and unknown:
+        n = len(unknown)
+        log.warning("%d trial%s still RUNNING from a previous run or another worker (%s); if no worker runs "
+                    "%s any more, fail %s with: %s", n, " is" if n == 1 else "s are",
+                    "; ".join(f"#{num}: {why}" for num, why in unknown), "it" if n == 1 else "them",
+                    "it" if n == 1 else "them", _stale_hint(cfg))
+
+
+class _QuietOptunaFailures(logging.Filter):
+    """Drop Optuna's 'Trial N failed ...' records (with their tracebacks) for trials that the
+    guarded objective already reported in one line; GHOSTNAS_DEBUG=1 keeps them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if os.environ.get("GHOSTNAS_DEBUG"):
+            return True
+        msg = str(record.msg)
+        return not (msg.startswith("Trial ") and " failed with " in msg)
+
+
 class _Progress:
     """One status line per finished trial on a terminal; quiet otherwise (logging still works)."""
 
@@ -450,8 +619,13 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
     study = open_study(cfg, create=create, sampler_seed=cfg.seed + worker_index)
     objective = _Objective(cfg, study)
     progress = _Progress(cfg)
+    quiet = _QuietOptunaFailures()
+    optuna_log = logging.getLogger("optuna.study._optimize")
+    optuna_log.addFilter(quiet)
 
     def guarded(trial: optuna.Trial) -> Any:
+        trial.set_user_attr("worker", worker_identity())
+        before = trial.user_attrs.get("fail_reason")
         try:
             return objective(trial)
         except optuna.TrialPruned as e:
@@ -460,19 +634,45 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
         except _Surplus:
             raise
         except Exception as e:
-            if "fail_reason" not in trial.user_attrs:
-                trial.set_user_attr("fail_reason", f"{type(e).__name__}: {' '.join(str(e).split())[:300]}")
-            log.warning("trial %d failed: %s", trial.number, trial.user_attrs["fail_reason"])
+            reason = trial.user_attrs.get("fail_reason")
+            if reason is None or reason == before:
+                text = " ".join(str(e).split())[:300]
+                oom = isinstance(e, MemoryError) or "out of memory" in text.lower()
+                reason = f"{'out of memory: ' if oom else ''}{type(e).__name__}: {text}"
+                trial.set_user_attr("fail_reason", reason)
+            log.warning("trial %d failed: %s", trial.number, reason)
             raise
+        finally:
+            gc.collect()  # free a failed (e.g. out-of-memory) attempt's tensors before the next trial
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
-    while True:
-        c = _counts(study)
-        if c["complete"] >= cfg.n_trials:
-            break
-        if c["complete"] + c["running"] + c["waiting"] >= cfg.n_trials:
-            time.sleep(1.0)  # other workers hold the remaining trials; wait in case one fails
-            continue
-        study.optimize(guarded, n_trials=1, catch=(Exception,), callbacks=[progress], gc_after_trial=False)
+    try:
+        _reap(study, cfg, at_start=True)
+        waited_hint = False
+        while True:
+            c = _counts(study)
+            if c["complete"] >= cfg.n_trials:
+                break
+            # WAITING trials (retries) are not counted: the next study.ask picks them up.
+            if c["complete"] + c["running"] >= cfg.n_trials:
+                # Other workers hold the remaining trials; wait in case one fails or its worker dies.
+                time.sleep(1.0)
+                _reap(study, cfg, at_start=False)
+                if not waited_hint:
+                    _, unknown = stale_trials(study)
+                    unknown = [(t, w) for t, w in unknown if (_age_s(t) or 0) > 60]
+                    if unknown:
+                        log.warning("waiting for trial(s) %s running in other workers; if those workers are "
+                                    "gone, fail the trials with: %s",
+                                    ", ".join(f"#{n}" for n, _ in [(t.number, w) for t, w in unknown]),
+                                    _stale_hint(cfg))
+                        waited_hint = True
+                continue
+            study.optimize(guarded, n_trials=1, catch=(Exception,), callbacks=[progress], gc_after_trial=False)
+            _reap(study, cfg, at_start=False)
+    finally:
+        optuna_log.removeFilter(quiet)
     return study
 
 
