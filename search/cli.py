@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "ghostnas.search.cli_study",
     "ghostnas.search.cli_profile",
     "ghostnas.search.cli_similarity",
+    "ghostnas.search.cli_analysis",
 ]
 
 

@@ -1,0 +1,238 @@
+"""A study report: one self-contained HTML file (figures embedded as SVG data URIs, inline CSS, no
+JavaScript, no external resources) and a markdown twin that links the PNG figures next to it.
+
+``ghostnas report --storage URL --study NAME --out DIR`` calls :func:`write_report`; it makes the
+same figures and tables as ``ghostnas pareto`` (:func:`ghostnas.analysis.pareto.analyze_study`).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+from .pareto import StudyAnalysis, analyze_study, markdown_table
+
+__all__ = ["write_report", "load_study_readonly"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1100px;
+padding:16px 28px;color:#1b1b1b;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f0f0f0}tr:nth-child(even) td{background:#fafafa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0;display:inline-block;vertical-align:top;max-width:100%}
+figure img{max-width:100%;border:1px solid #e3e3e3}
+figcaption{font-size:.85em;color:#444;max-width:880px}
+pre{background:#f6f6f6;border:1px solid #e3e3e3;padding:8px;font-size:.8em;overflow-x:auto}
+.note{color:#7a3e00}
+.meta td:first-child{font-weight:600;white-space:nowrap}
+details summary{cursor:pointer;font-weight:600}
+"""
+
+_FIG_ORDER = ["front_macs", "front_latency", "front_params", "front_3obj", "hypervolume", "importances"]
+_FIG_TITLES = {"front_macs": "Pareto front: accuracy vs MACs", "front_latency": "Pareto front: accuracy vs latency",
+               "front_params": "Pareto front: accuracy vs parameters", "front_3obj": "Three-objective view",
+               "hypervolume": "Hypervolume history", "importances": "Parameter importances"}
+
+
+def load_study_readonly(storage: str, name: str) -> Any:
+    """Load an existing study without creating anything: a missing journal or SQLite file, an
+    unreadable storage or an unknown study name raise ``ValueError`` with one line."""
+    import optuna
+
+    from ghostnas.search.storage import is_rdb, open_storage, redact
+
+    url = str(storage)
+    if url == "memory":
+        raise ValueError("--storage memory holds no study outside the process that made it; give a journal "
+                         "path or a database URL")
+    path = None
+    if url.startswith("journal:"):
+        path = Path(url[len("journal:"):])
+    elif not is_rdb(url):
+        path = Path(url)
+    elif url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+    if path is not None:
+        if path.is_dir():
+            raise ValueError(f"storage {str(path)!r} is a folder; give the journal file (e.g. runs/NAME/study.journal)")
+        if not path.is_file():
+            raise ValueError(f"storage {str(path)!r} not found (no such journal or database file)")
+    try:
+        st = open_storage(url, None, heartbeat=False)
+        names = [s.study_name for s in optuna.get_all_study_summaries(st)]
+    except ValueError as e:  # StorageError and friends already carry a redacted one-liner
+        raise ValueError(f"cannot read storage {redact(url)}: {' '.join(str(e).split())[:300]}") from None
+    except Exception as e:  # noqa: BLE001 - corrupt journal, wrong database: one line, no traceback
+        raise ValueError(f"cannot read storage {redact(url)}: {type(e).__name__}: "
+                         f"{' '.join(redact(str(e)).split())[:300]}") from None
+    if name not in names:
+        raise ValueError(f"study {name!r} not found in {redact(url)}; studies there: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=name, storage=st)
+
+
+def _fmt(v: Any, col: str = "") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if col in ("macs", "params") and isinstance(v, (int, float)) and math.isfinite(v):
+        return f"{v / 1e6:.3f}M"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _html_table(rows: list[dict], cols: list[str], numeric: bool = True) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = []
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            cls = ' class="num"' if numeric and isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+            cells.append(f"<td{cls}>{html.escape(_fmt(v, c))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _kv_table(items: list[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in items)
+    return f'<table class="meta"><tbody>{rows}</tbody></table>'
+
+
+def _summary(a: StudyAnalysis, storage_label: str) -> list[tuple[str, str]]:
+    cfg = a.config
+    sampler = cfg.get("sampler") or {}
+    pruner = cfg.get("pruner") or {}
+    fid = cfg.get("fidelity") or {}
+    study_cfg = cfg.get("study") or {}
+    space = cfg.get("space") if isinstance(cfg.get("space"), dict) else {}
+    items = [("study", a.study_name), ("storage", storage_label),
+             ("objectives", ", ".join(f"{o} ({d})" for o, d in zip(a.objectives, a.directions))),
+             ("sampler", _named(sampler) or "not recorded (study not made by ghostnas)"),
+             ("pruner", _named(pruner) or "not recorded"),
+             ("search space", str(space.get("name") or space.get("description") or "not recorded")),
+             ("dataset", str((cfg.get("data") or {}).get("dataset", "not recorded"))),
+             ("fidelity", ", ".join(f"{k}={v}" for k, v in fid.items()) or "defaults"),
+             ("constraints", ", ".join(f"{k}={v:,}" if isinstance(v, (int, float)) else f"{k}={v}"
+                                       for k, v in (cfg.get("constraints") or {}).items()) or "none"),
+             ("target trials", str(study_cfg.get("n_trials", "not recorded"))),
+             ("trials by state", ", ".join(f"{k}: {v}" for k, v in a.states.items()))]
+    if a.hypervolume:
+        ref = ", ".join(f"{k}={v:.4g}" for k, v in a.hypervolume["reference"].items())
+        items.append(("hypervolume (final)", f"{a.hypervolume['final']:.4f} (reference point {ref}; "
+                                             f"{a.hypervolume['definition']})"))
+    items.append(("paper reference points", a.reference_note))
+    return items
+
+
+def _named(d: dict) -> str:
+    """``{"name": "nsga2", "population_size": 20}`` → ``nsga2 (population_size=20)``."""
+    if not d:
+        return ""
+    opts = ", ".join(f"{k}={v}" for k, v in d.items() if k != "name")
+    return str(d.get("name", "?")) + (f" ({opts})" if opts else "")
+
+
+def _pareto_rows(a: StudyAnalysis) -> tuple[list[dict], list[str]]:
+    cols = ["number", *a.objectives] + [c for c in ("macs", "params", "latency_ms") if c not in a.objectives]
+    cols += ["arch_id", "suggested parameters"]
+    rows = []
+    for p in a.pareto:
+        r = dict(p)
+        r["suggested parameters"] = ", ".join(f"{k}={v}" for k, v in p["params_suggested"].items())
+        rows.append(r)
+    return rows, cols
+
+
+def _importance_rows(a: StudyAnalysis) -> tuple[list[dict], list[str]]:
+    params = sorted({k for r in a.importances.values() for k in r.get("importances", {})})
+    rows = []
+    for pname in params:
+        row = {"parameter": pname}
+        for o, r in a.importances.items():
+            row[o] = r.get("importances", {}).get(pname)
+        rows.append(row)
+    return rows, ["parameter", *a.importances]
+
+
+def _data_uri(path: Path) -> str:
+    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def write_report(study: Any, out: str | Path, storage_label: Optional[str] = None,
+                 analysis: Optional[StudyAnalysis] = None) -> dict[str, Path]:
+    """Write ``report.html`` (self-contained) and ``report.md`` (plus the figures) into ``out``."""
+    out = Path(out)
+    a = analysis or analyze_study(study, out)
+    storage_label = storage_label or "not given"
+    figs = [k for k in _FIG_ORDER if k in a.figures]
+    prow, pcols = _pareto_rows(a)
+    irow, icols = _importance_rows(a)
+
+    # --- HTML
+    h = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+         f"<title>ghostnas study report: {html.escape(a.study_name)}</title>", f"<style>{_CSS}</style></head><body>",
+         f"<h1>Study report: <code>{html.escape(a.study_name)}</code></h1>",
+         "<p>Made by <code>ghostnas report</code> from the study's storage. Everything below, figures included, "
+         "is embedded in this file.</p>",
+         "<h2>Summary</h2>", _kv_table(_summary(a, storage_label)),
+         f"<h2>Pareto-optimal trials ({len(a.pareto)})</h2>",
+         "<p>Feasible trained trials not dominated in all objectives (Optuna's <code>best_trials</code>, "
+         "without trials that reused an earlier architecture).</p>",
+         _html_table(prow, pcols) if prow else "<p class='note'>No Pareto-optimal trial yet.</p>",
+         "<h2>Figures</h2>"]
+    for k in figs:
+        svg = next(p for p in a.figures[k] if p.suffix == ".svg")
+        h.append(f'<figure><img alt="{html.escape(_FIG_TITLES[k])}" src="{_data_uri(svg)}">'
+                 f"<figcaption><b>{html.escape(_FIG_TITLES[k])}.</b> {html.escape(a.captions.get(k, ''))}"
+                 "</figcaption></figure>")
+    h.append("<h2>Parameter importances</h2>")
+    if irow:
+        h.append(_html_table(irow, icols))
+    for o, r in a.importances.items():
+        if "note" in r:
+            h.append(f"<p class='note'>{html.escape(o)}: {html.escape(r['note'])}</p>")
+    if a.notes:
+        h.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in a.notes) + "</ul>")
+    h.append(f"<h2>All trials ({len(a.table_rows)})</h2>")
+    h.append("<details open><summary>trial table (also trials.csv / trials.md)</summary>"
+             + _html_table(a.table_rows, a.table_columns) + "</details>")
+    h.append("<h2>Study config</h2><details><summary>stored ghostnas config (JSON)</summary><pre>"
+             + html.escape(json.dumps(a.config, indent=2, default=str) if a.config else "not recorded")
+             + "</pre></details>")
+    h.append("</body></html>")
+    html_path = out / "report.html"
+    html_path.write_text("\n".join(h) + "\n", encoding="utf-8")
+
+    # --- markdown
+    md = [f"# Study report: `{a.study_name}`", "", "Made by `ghostnas report`; figures are the PNGs next to this file.",
+          "", "## Summary", "", markdown_table([{"item": k, "value": v} for k, v in _summary(a, storage_label)],
+                                               ["item", "value"]),
+          f"## Pareto-optimal trials ({len(a.pareto)})", ""]
+    md.append(markdown_table([{c: _fmt(r.get(c), c) for c in pcols} for r in prow], pcols) if prow
+              else "No Pareto-optimal trial yet.\n")
+    md += ["## Figures", ""]
+    for k in figs:
+        png = next(p for p in a.figures[k] if p.suffix == ".png")
+        md += [f"### {_FIG_TITLES[k]}", "", f"![{_FIG_TITLES[k]}]({png.name})", "", a.captions.get(k, ""), ""]
+    md += ["## Parameter importances", ""]
+    if irow:
+        md.append(markdown_table([{c: _fmt(r.get(c), c) for c in icols} for r in irow], icols))
+    for o, r in a.importances.items():
+        if "note" in r:
+            md.append(f"- {o}: {r['note']}")
+    if a.notes:
+        md += ["", "## Notes", ""] + [f"- {n}" for n in a.notes]
+    md += ["", f"## All trials ({len(a.table_rows)})", "",
+           markdown_table([{c: _fmt(r.get(c), c) if c not in ("number",) else r.get(c) for c in a.table_columns}
+                           for r in a.table_rows], a.table_columns),
+           "## Study config", "", "```json", json.dumps(a.config, indent=2, default=str) if a.config else "{}", "```", ""]
+    md_path = out / "report.md"
+    md_path.write_text("\n".join(md), encoding="utf-8")
+    return {"html": html_path, "markdown": md_path}
