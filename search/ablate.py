@@ -135,7 +135,9 @@ class AblationConfig:
 
 
 def _run_key(model_cfg: CifarNetConfig, fidelity: Fidelity, data: dict, seed: int) -> str:
-    blob = json.dumps({"model": model_cfg.to_dict(), "fidelity": fidelity.to_dict(),
+    # eval_every changes how often we look, not what is trained: runs that differ only in it are shared.
+    fid = {k: v for k, v in fidelity.to_dict().items() if k != "eval_every"}
+    blob = json.dumps({"model": model_cfg.to_dict(), "fidelity": fid,
                        "dataset": data["dataset"], "eval_on": data.get("eval_on", "val"), "seed": seed},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

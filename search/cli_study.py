@@ -80,7 +80,7 @@ def _storage_url(cfg) -> str:
 
 def run_search(args: argparse.Namespace) -> int:
     from ghostnas.search.config import load_config
-    from ghostnas.search.study import StudyConfig, open_study, run_worker
+    from ghostnas.search.study import StudyConfig, open_study, prepare_data, run_worker
 
     _logging(args.verbose)
     raw = load_config(args.config, args.overrides)
@@ -90,6 +90,7 @@ def run_search(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers {workers} is not allowed; expected an integer >= 1")
     if workers > 1 and cfg.storage == "memory":
         raise ValueError("--workers > 1 needs a shared storage (journal file or database), not 'memory'")
+    prepare_data(cfg)  # a bad data set fails before the study is created
     open_study(cfg)  # create (or validate) before any worker starts
     url = _storage_url(cfg)
     procs = []
@@ -141,12 +142,12 @@ def run_worker_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(storage: str, name: str):
+def _load(storage: str, name: str, heartbeat: bool = False):
     import optuna
 
     from ghostnas.search.storage import open_storage, redact
 
-    st = open_storage(storage, None, heartbeat=False)
+    st = open_storage(storage, None, heartbeat=heartbeat, must_exist=True)
     names = [s.study_name for s in optuna.get_all_study_summaries(st)]
     if name not in names:
         raise ValueError(f"study {name!r} not found in {redact(storage)}; studies there: {', '.join(names) or 'none'}")
@@ -158,7 +159,7 @@ def run_fail_stale(args: argparse.Namespace) -> int:
 
     if args.older_than is not None and not args.older_than >= 0:
         raise ValueError(f"--older-than {args.older_than:g} is not allowed; expected seconds >= 0")
-    study = _load(args.storage, args.study)
+    study = _load(args.storage, args.study, heartbeat=True)
     done, left = fail_stale(study, older_than=args.older_than, retry=not args.no_retry)
     for number, why, retried in done:
         print(f"failed trial #{number}: {why}" + ("; queued a retry with the same parameters" if retried else ""))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -99,8 +100,8 @@ def _retry_stale(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> No
 
 
 def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: bool = True,
-                 heartbeat_interval: Optional[int] = None, grace_period: Optional[int] = None
-                 ) -> optuna.storages.BaseStorage:
+                 heartbeat_interval: Optional[int] = None, grace_period: Optional[int] = None,
+                 must_exist: bool = False) -> optuna.storages.BaseStorage:
     """Open (creating if needed) the storage named by ``url``.
 
     Args:
@@ -108,6 +109,8 @@ def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: 
         run_dir: Folder for the default journal.
         heartbeat: Enable heartbeat + retry of stale trials on RDB storages.
         heartbeat_interval, grace_period: Seconds (see :func:`heartbeat_settings`).
+        must_exist: Refuse a journal (or SQLite) file that does not exist yet instead of creating
+            it (commands that only read or join a study).
 
     Raises:
         StorageError: unreachable database, wrong credentials, unwritable journal folder.
@@ -125,6 +128,8 @@ def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: 
         url = url[len("journal:"):]
     if not is_rdb(url):
         path = Path(url)
+        if must_exist and not path.is_file():
+            raise StorageError(f"storage {str(path)!r} not found (no such journal file)")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -139,13 +144,18 @@ def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: 
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:  # corrupt lines
             raise StorageError(f"storage {str(path)!r} is not a readable Optuna journal file "
                                f"({type(e).__name__})") from None
+    if must_exist and url.startswith("sqlite:///") and url != "sqlite:///:memory:" \
+            and not Path(url[len("sqlite:///"):]).is_file():
+        raise StorageError(f"storage {redact(url)} not found (no such SQLite file)")
     kwargs = {}
     if heartbeat and not url.startswith("sqlite"):
         interval, grace = heartbeat_settings(heartbeat_interval, grace_period)
         kwargs = dict(heartbeat_interval=interval, grace_period=grace, heartbeat_stale_trial_callback=_retry_stale)
     engine_kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        with warnings.catch_warnings():  # heartbeat_interval is "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     except ModuleNotFoundError as e:
         raise StorageError(f"storage {redact(url)}: driver not installed ({e.name}); "
                            "pip install 'ghostnas[postgres]'") from None

@@ -53,7 +53,7 @@ from .storage import MAX_RETRY, is_rdb, open_storage, redact, retry_trial
 from .train import Fidelity, TrainingDiverged, train_proxy
 
 __all__ = ["StudyConfig", "run_study", "open_study", "trials_frame", "pareto_trials", "OBJECTIVES",
-           "SAMPLERS", "PRUNERS", "run_worker", "fail_stale", "stale_trials"]
+           "SAMPLERS", "PRUNERS", "run_worker", "fail_stale", "stale_trials", "prepare_data"]
 log = logging.getLogger("ghostnas.search")
 
 OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize"}
@@ -264,7 +264,7 @@ def open_study(cfg: StudyConfig, create: bool = True, sampler_seed: Optional[int
 
 def load_stored_config(storage_url: str, study_name: str) -> StudyConfig:
     """Rebuild a study's config from its storage (for ``ghostnas worker``)."""
-    storage = open_storage(storage_url, None)
+    storage = open_storage(storage_url, None, must_exist=True)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     if study_name not in names:
         raise ConfigError(f"study {study_name!r} not found in {redact(storage_url)}; "
@@ -290,17 +290,41 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+_DATA_CACHE: dict[Any, Any] = {}
+
+
+def prepare_data(cfg: StudyConfig) -> tuple[Any, Any, int]:
+    """``(train, val, num_classes)`` of a study: loaded and split once per process, and before the
+    study is created, so a missing or bad data set leaves the storage untouched."""
+    spec = cfg.data["dataset"]
+    kind, _, arg = str(spec).partition(":")
+    stamp = None
+    if kind in ("npz", "imagefolder") and arg:
+        try:
+            st = os.stat(arg)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass
+    f = cfg.fidelity
+    key = (spec, cfg.data.get("data_dir"), bool(cfg.data.get("download", False)), stamp, f.val_fraction,
+           f.val_size, f.fraction, cfg.seed)
+    if key not in _DATA_CACHE:
+        full = load_dataset(spec, cfg.data.get("data_dir"), cfg.data.get("download", False))
+        train, val = train_val_split(full, f.val_fraction, seed=cfg.seed, fraction=f.fraction, val_size=f.val_size)
+        cfg.space(num_classes=full.num_classes)  # the space must fit the data's classes
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = (train, val, full.num_classes)
+    return _DATA_CACHE[key]
+
+
 class _Objective:
     """Evaluates one trial: suggest → analytic counts → constraints → (latency) → train."""
 
     def __init__(self, cfg: StudyConfig, study: optuna.Study) -> None:
         self.cfg = cfg
         self.study = study
-        full = load_dataset(cfg.data["dataset"], cfg.data.get("data_dir"), cfg.data.get("download", False))
-        f = cfg.fidelity
-        self.train, self.val = train_val_split(full, f.val_fraction, seed=cfg.seed, fraction=f.fraction,
-                                               val_size=f.val_size)
-        self.space = cfg.space(num_classes=full.num_classes)
+        self.train, self.val, num_classes = prepare_data(cfg)
+        self.space = cfg.space(num_classes=num_classes)
         self.trials_dir = cfg.run_dir / "trials"
 
     def _surplus(self, trial: optuna.Trial) -> bool:
@@ -615,6 +639,7 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
     """
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
+    prepare_data(cfg)  # bad data fails here, before the study is created
     # Each worker gets its own sampler seed: identical seeds would propose identical points.
     study = open_study(cfg, create=create, sampler_seed=cfg.seed + worker_index)
     objective = _Objective(cfg, study)

@@ -44,6 +44,8 @@ class Fidelity:
         width: Width multiplier applied when the model is built (proxies may shrink networks).
         channels_last: Use channels-last memory format.
         amp: bfloat16 autocast on CUDA.
+        eval_every: Validate every this many epochs (and always after the last); pruners see
+            only the validated epochs.
     """
 
     epochs: int = 5
@@ -65,6 +67,7 @@ class Fidelity:
     width: float = 1.0
     channels_last: bool = True
     amp: bool = True
+    eval_every: int = 1
 
     def __post_init__(self) -> None:
         def bad(name: str, allowed: str) -> ValueError:
@@ -91,6 +94,8 @@ class Fidelity:
             raise bad("label_smoothing", "a number in [0, 1)")
         if not self.width > 0:
             raise bad("width", "a number > 0")
+        if not isinstance(self.eval_every, int) or isinstance(self.eval_every, bool) or self.eval_every < 1:
+            raise bad("eval_every", "an integer >= 1")
         object.__setattr__(self, "milestones", tuple(self.milestones))
 
     @classmethod
@@ -260,12 +265,14 @@ def train_proxy(model: nn.Module, train: ImageData, val: ImageData, fidelity: Fi
                                        f"(lr {opt.param_groups[0]['lr']:.3g})")
         result.train_loss.append(float(loss_sum) / max(steps_per_epoch, 1))
         result.images_seen += steps_per_epoch * bs
+        result.epochs = epoch + 1
+        if (epoch + 1) % f.eval_every and epoch + 1 < f.epochs:
+            continue
         t_eval = time.perf_counter()
         acc = evaluate(model, val, f.resolution, device=dev, channels_last=cl)
         result.eval_s += time.perf_counter() - t_eval
         result.curve.append(acc)
         result.val_acc = acc
-        result.epochs = epoch + 1
         result.wall_s = time.perf_counter() - t_start
         if report is not None:
             report(epoch, acc)
