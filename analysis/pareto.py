@@ -131,7 +131,7 @@ def plot_front(frame: Any, path: str | Path, x: str = "macs", y: str = "accuracy
 
     has = frame[x].notna() & frame[y].notna() if x in frame and y in frame else frame["state"] != frame["state"]
     df = frame[trained_mask(frame) & has]
-    fig, ax = plt.subplots(figsize=(6.8, 4.6 if not note else 4.9), dpi=130)
+    fig, ax = plt.subplots(figsize=(6.8, 4.6), dpi=130)
     feas = df[df["feasible"].astype(bool)]
     infeas = df[~df["feasible"].astype(bool)]
     if len(infeas):
@@ -152,11 +152,18 @@ def plot_front(frame: Any, path: str | Path, x: str = "macs", y: str = "accuracy
         if len(hl):
             ax.scatter(hl[x] * x_scale, hl[y], s=110, facecolors="none", edgecolors=OKABE_ITO["black"], lw=1.0,
                        zorder=4, label="Pareto-optimal (all objectives)")
-    for k, r in enumerate(references or ()):
+    # Paper models: numbered stars (names would collide: several sit within a few % of each other),
+    # the key goes under the axes.
+    refs = sorted(references or (), key=lambda r: r[x])
+    offsets = [(4, 5), (4, -11), (-11, 5), (-11, -11)]
+    for k, r in enumerate(refs):
         ax.scatter([r[x] * x_scale], [r[y]], marker="*", s=130, color=OKABE_ITO["orange"], edgecolors="black",
-                   linewidths=0.4, zorder=5, label="paper's hand-made models" if k == 0 else None)
-        ax.annotate(r["label"], (r[x] * x_scale, r[y]), textcoords="offset points", xytext=(5, 4 - 9 * (k % 2)),
-                    fontsize=7)
+                   linewidths=0.4, zorder=5, label="paper's hand-made models (numbered)" if k == 0 else None)
+        ax.annotate(str(k + 1), (r[x] * x_scale, r[y]), textcoords="offset points", xytext=offsets[k % 4],
+                    fontsize=7, fontweight="bold")
+    if refs:
+        key = "; ".join(f"{k + 1} {r['label']} ({r[x] * x_scale:.4g}, {r[y]:.1%})" for k, r in enumerate(refs))
+        note = (note + "\n" if note else "") + "Paper models: " + key
     if budget is not None:
         ax.axvline(budget * x_scale, color=OKABE_ITO["vermillion"], ls="--", lw=1.0, label="budget (constraint)")
     rej = frame[(frame["state"] == "COMPLETE") & frame["rejected"].notna() & frame[x].notna()] \
@@ -183,8 +190,10 @@ def plot_front(frame: Any, path: str | Path, x: str = "macs", y: str = "accuracy
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=7)
     if note:
-        fig.text(0.01, 0.01, note, fontsize=7, color="#333333", ha="left", va="bottom", wrap=True)
-    fig.tight_layout(rect=(0, 0.05 if note else 0, 1, 1))
+        lines = [w for part in note.split("\n") for w in _wrap(part, 125)]
+        fig.text(0.01, 0.01, "\n".join(lines), fontsize=6.5, color="#333333", ha="left", va="bottom")
+        fig.set_figheight(fig.get_figheight() + 0.11 * len(lines))
+    fig.tight_layout(rect=(0, (0.012 + 0.11 * len(lines) / fig.get_figheight()) if note else 0, 1, 1))
     return _save(fig, path)
 
 
@@ -360,7 +369,12 @@ def param_importances(study: Any, objectives: Optional[Sequence[str]] = None,
                if len({json.dumps(t.params.get(k), default=str) for t in keep}) > 1}
     if not varying:
         return {o: {"note": "no parameter varies among the trained trials"} for o in objectives}
-    copy = optuna.create_study(directions=list(study.directions), storage=optuna.storages.InMemoryStorage())
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created in memory" line
+    try:
+        copy = optuna.create_study(directions=list(study.directions), storage=optuna.storages.InMemoryStorage())
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     copy.add_trials(keep)
     for i, o in enumerate(objectives):
         if len({t.values[i] for t in keep}) < 2:
