@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_save_torch", "read_json_or_none",
+__all__ = ["mkdir_problem", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_save_torch", "read_json_or_none",
            "ensure_writable_dir"]
 
 
@@ -68,13 +68,23 @@ def read_json_or_none(path: str | os.PathLike) -> Any:
         return None
 
 
+def mkdir_problem(path: Path, e: OSError) -> str:
+    """Why ``path`` could not be created, in words (names the file in the way, if any)."""
+    for parent in [path, *path.parents]:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                return f"{str(parent)!r} is a file, not a folder"
+            break
+    return e.strerror or type(e).__name__
+
+
 def ensure_writable_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
     """Create ``path`` if needed; raise PermissionError naming it when it cannot be written."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise PermissionError(f"{what} {str(path)!r} cannot be created ({e.strerror})") from None
+        raise PermissionError(f"{what} {str(path)!r} cannot be created ({mkdir_problem(path, e)})") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(f"{what} {str(path)!r} is not writable")
     # root passes every access() check: prove it with a real file (read-only mounts, /proc, ...)

@@ -133,7 +133,9 @@ def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: 
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise StorageError(f"storage folder {str(path.parent)!r} cannot be created ({e.strerror})") from None
+            from .files import mkdir_problem
+            raise StorageError(f"storage folder {str(path.parent)!r} cannot be created "
+                               f"({mkdir_problem(path.parent, e)})") from None
         if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
             raise StorageError(f"storage {str(path)!r} is not writable")
         if path.exists() and not path.is_file():
