@@ -8,6 +8,7 @@
 3. Latency of GhostNet 1.0x, batch 1, 224x224, 2 threads, CPU: timm ``ghostnet_100`` eager vs ours
    (eager, fused + channels_last, and the deploy path = fused + channels_last + frozen TorchScript),
    interleaved over R rounds; ratio per round and medians.
+   Plus a paired check: many short timm/deploy measurements alternating ABBA, median of ratios.
 4. Repeatability: two back-to-back measurements of the same model in every round.
 
 Usage (from the repository root):
@@ -154,7 +155,7 @@ def _randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-def latency(rounds: int, min_run_time: float, threads: int, warmup_rounds: int = 1) -> dict:
+def latency(rounds: int, min_run_time: float, threads: int, warmup_rounds: int = 1, pair_count: int = 40) -> dict:
     import timm
 
     torch.manual_seed(0)
@@ -206,12 +207,30 @@ def latency(rounds: int, min_run_time: float, threads: int, warmup_rounds: int =
         print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in t.items())
               + f"  deploy/timm {t['ours_deploy'] / t['timm_eager']:.3f}", flush=True)
 
+    # Paired, finely interleaved: short timm / deploy measurements alternate (ABBA), so that load
+    # drift on the shared machine hits both sides of each pair alike.
+    pairs = []
+    for i in range(pair_count):
+        order = ("timm_eager", "ours_deploy") if i % 2 == 0 else ("ours_deploy", "timm_eager")
+        got = {}
+        for name in order:
+            model, cl = variants[name]
+            got[name] = measure_latency(model, 224, batch=1, threads=threads, channels_last=cl, warmup=3,
+                                        min_run_time=0.25).median
+        pairs.append({"timm_ms": got["timm_eager"] * 1e3, "deploy_ms": got["ours_deploy"] * 1e3,
+                      "ratio": got["ours_deploy"] / got["timm_eager"]})
+    pr = sorted(p["ratio"] for p in pairs)
+    print(f"paired: median deploy/timm {statistics.median(pr):.3f} over {len(pr)} pairs", flush=True)
+
     med = {k: statistics.median(m["median_ms"] for m in v) for k, v in meas.items()}
     ratios = [d["median_ms"] / t["median_ms"] for d, t in zip(meas["ours_deploy"], meas["timm_eager"])]
     ratios_fused = [d["median_ms"] / t["median_ms"] for d, t in zip(meas["ours_fused_cl"], meas["timm_eager"])]
     return {
         "threads": threads, "batch": 1, "input": [3, 224, 224], "rounds": rounds, "min_run_time_s": min_run_time,
         "warmup_rounds_discarded_ms": discarded,
+        "paired": {"pairs": pairs, "median_ratio": statistics.median(pr),
+                   "q25_ratio": pr[len(pr) // 4], "q75_ratio": pr[(3 * len(pr)) // 4],
+                   "pairs_at_or_under_0.6": sum(r <= 0.6 for r in pr)},
         "median_of_round_medians_ms": med,
         "deploy_over_timm_per_round": ratios, "deploy_over_timm_median": statistics.median(ratios),
         "deploy_over_timm_ratio_of_medians": med["ours_deploy"] / med["timm_eager"],
@@ -252,7 +271,24 @@ def omp_policy_check(timeout: float = 180.0) -> dict:
     return out
 
 
-def write_md(result: dict, path: Path) -> None:
+def history_row(result: dict) -> dict:
+    """Headline numbers of one run, appended to measure_runs.jsonl (every run is kept)."""
+    lat, sp = result["latency"], result["speed"]
+    return {"started": result["started"], "command": result["command"],
+            "load_avg_median": lat["load_avg_1min"]["median"],
+            "timm_ms": lat["median_of_round_medians_ms"]["timm_eager"],
+            "deploy_ms": lat["median_of_round_medians_ms"]["ours_deploy"],
+            "deploy_over_timm": lat["deploy_over_timm_median"],
+            "paired_deploy_over_timm": lat.get("paired", {}).get("median_ratio"),
+            "repeat_timm_median_pct": 100 * lat["repeatability"]["timm_eager"]["median_rel_diff"],
+            "repeat_deploy_median_pct": 100 * lat["repeatability"]["ours_deploy"]["median_rel_diff"],
+            "noisy": lat["noisy_measurements"], "fvcore_speedup_median": sp["median_speedup"],
+            "mac_mismatches": sum(v.get("macs_mismatches", 0) for v in result["exactness"]["spaces"].values()
+                                  if isinstance(v, dict))
+            + sum(r["macs_diff"] != 0 for r in result["exactness"]["registry"])}
+
+
+def write_md(result: dict, path: Path, history: list) -> None:
     env, ex, sp, lat = result["env"], result["exactness"], result["speed"], result["latency"]
     L = ["# Measurement benchmark (issue 3)", "",
          f"Command (repository root): `{result['command']}`  ",
@@ -305,6 +341,10 @@ def write_md(result: dict, path: Path) -> None:
     L += ["", f"- **deploy / timm eager: {lat['deploy_over_timm_median']:.3f}** (median of per-round ratios; "
           f"ratio of medians {lat['deploy_over_timm_ratio_of_medians']:.3f}; per round: "
           + ", ".join(f"{x:.3f}" for x in lat["deploy_over_timm_per_round"]) + "). Target ≤ 0.6.",
+          f"- **Paired check** ({len(lat['paired']['pairs'])} pairs of 0.25 s measurements, timm and deploy "
+          f"alternating ABBA so load drift hits both alike): median deploy/timm **{lat['paired']['median_ratio']:.3f}**, "
+          f"quartiles {lat['paired']['q25_ratio']:.3f}–{lat['paired']['q75_ratio']:.3f}, "
+          f"{lat['paired']['pairs_at_or_under_0.6']}/{len(lat['paired']['pairs'])} pairs ≤ 0.6.",
           f"- fused + channels_last alone (eager): {lat['fused_cl_over_timm_median']:.3f} of timm; our eager model "
           f"vs timm eager: {lat['ours_eager_over_timm']:.3f} (same architecture, as expected ≈ 1).",
           f"- Outputs vs the unfused eval model (randomised BN stats): max abs error fused+CL "
@@ -344,6 +384,18 @@ def write_md(result: dict, path: Path) -> None:
           "- TorchScript is deprecated in torch 2.14 (a FutureWarning, silenced inside `deploy_model`); "
           "`torch.compile` was not used (compile time on 2 shared cores).",
           ]
+    L += ["", "## All recorded runs (`measure_runs.jsonl`; the sections above are the latest run)", "",
+          "Every run of the script appends its headline numbers, so noisy runs stay on record.", "",
+          "| started (UTC) | command | load (median) | timm ms | deploy ms | deploy/timm (rounds) | deploy/timm (paired) "
+          "| repeat. timm | repeat. deploy | noisy | analytic vs fvcore | MAC mismatches |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for h in history:
+        tail = h["command"].replace("python experiments/bench/bench_measure.py", "").strip()
+        L.append(f"| {h['started']} | {('`' + tail + '`') if tail else '(defaults)'} | "
+                 f"{h['load_avg_median']:.2f} | {h['timm_ms']:.2f} | {h['deploy_ms']:.2f} | {h['deploy_over_timm']:.3f} | "
+                 f"{'-' if h.get('paired_deploy_over_timm') is None else format(h['paired_deploy_over_timm'], '.3f')} | "
+                 f"{h['repeat_timm_median_pct']:.2f}% | {h['repeat_deploy_median_pct']:.2f}% | {h['noisy']} | "
+                 f"{h['fvcore_speedup_median']:,.0f}× | {h['mac_mismatches']} |")
     path.write_text("\n".join(L) + "\n")
 
 
@@ -354,6 +406,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=7, help="interleaved latency rounds")
     ap.add_argument("--min-run-time", type=float, default=1.0, help="seconds per latency measurement")
     ap.add_argument("--warmup-rounds", type=int, default=1, help="discarded latency rounds before the timed ones")
+    ap.add_argument("--pairs", type=int, default=40, help="paired, finely interleaved timm/deploy measurements")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE)
@@ -374,7 +427,7 @@ def main() -> int:
     print(f"median analytic {sp['median_analytic_s'] * 1e6:.0f} us, fvcore {sp['median_fvcore_s'] * 1e3:.0f} ms, "
           f"speed-up {sp['median_speedup']:.0f}x (min {sp['min_speedup']:.0f}x)", flush=True)
     print("latency ...", flush=True)
-    lat = latency(args.rounds, args.min_run_time, args.threads, args.warmup_rounds)
+    lat = latency(args.rounds, args.min_run_time, args.threads, args.warmup_rounds, args.pairs)
     print("OMP_WAIT_POLICY check ...", flush=True)
     omp = omp_policy_check()
     print(json.dumps({k: v.get("median_ms", v.get("error")) for k, v in omp.items()}), flush=True)
@@ -382,8 +435,12 @@ def main() -> int:
               "env": env, "exactness": ex, "speed": sp, "latency": lat, "omp_policy_check": omp}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "measure.json").write_text(json.dumps(result, indent=1))
-    write_md(result, args.out / "measure.md")
-    print(f"deploy/timm {lat['deploy_over_timm_median']:.3f}; repeatability "
+    runs = args.out / "measure_runs.jsonl"
+    with runs.open("a") as f:
+        f.write(json.dumps(history_row(result)) + "\n")
+    history = [json.loads(line) for line in runs.read_text().splitlines() if line.strip()]
+    write_md(result, args.out / "measure.md", history)
+    print(f"deploy/timm {lat['deploy_over_timm_median']:.3f} (paired {lat['paired']['median_ratio']:.3f}); repeatability "
           + ", ".join(f"{k} {v['median_rel_diff'] * 100:.2f}%" for k, v in lat["repeatability"].items()))
     print(f"wrote {args.out / 'measure.md'} and measure.json")
     return 0
