@@ -537,23 +537,26 @@ def analyze_study(study: Any, out: str | Path) -> StudyAnalysis:
         frame, out / "front_macs", x="macs", y="accuracy", references=refs, x_log=bool(refs),
         budget=constraints.get("macs_max"), note=a.reference_note, highlight=ring("macs"),
         title=f"{name}: accuracy vs MACs ({dataset}, {n_trained} trained trials)")
+    ringed = "; ringed: Pareto-optimal over all objectives"
     a.captions["front_macs"] = ("Validation accuracy against analytic MACs of every trained trial; blue steps: the "
-                                "2-D Pareto front (feasible trials); ringed: Pareto-optimal over all objectives. "
-                                + a.reference_note)
+                                "2-D Pareto front (feasible trials)" + (ringed if ring("macs") else "")
+                                + (("; dashed: the MACs budget, ticks on the axis: trials rejected before training"
+                                    ) if constraints.get("macs_max") else "") + ". " + a.reference_note)
     if frame["latency_ms"].notna().any():
         note = "No paper reference: the paper gives no latency comparable with this machine's measurements."
         a.figures["front_latency"] = plot_front(
             frame, out / "front_latency", x="latency_ms", y="accuracy", x_scale=1.0, x_label="latency (ms)",
             budget=constraints.get("latency_ms_max"), note=note, highlight=ring("latency"),
             title=f"{name}: accuracy vs latency ({n_trained} trained trials)")
-        a.captions["front_latency"] = ("Validation accuracy against measured median latency; blue steps: 2-D front. "
-                                       + note)
+        a.captions["front_latency"] = ("Validation accuracy against measured median latency; blue steps: 2-D front"
+                                       + (ringed if ring("latency") else "") + ". " + note)
     if "params" in objectives:
         a.figures["front_params"] = plot_front(
             frame, out / "front_params", x="params", y="accuracy", x_label="parameters (M)", references=refs,
             x_log=bool(refs), budget=constraints.get("params_max"), note=a.reference_note,
             highlight=ring("params"), title=f"{name}: accuracy vs parameters ({n_trained} trained trials)")
-        a.captions["front_params"] = "Validation accuracy against parameter count; blue steps: 2-D front."
+        a.captions["front_params"] = ("Validation accuracy against parameter count; blue steps: 2-D front"
+                                      + (ringed if ring("params") else "") + ".")
     if len(objectives) >= 3:
         a.figures["front_3obj"] = _plot_three(frame, objectives, directions, pareto_numbers, out / "front_3obj", name)
         costs = [o for o in objectives if o != "accuracy"]

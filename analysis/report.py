@@ -25,8 +25,9 @@ table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f0f0f0}tr:nth-child(even) td{background:#fafafa}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1em 0;display:inline-block;vertical-align:top;max-width:100%}
-figure img{max-width:100%;border:1px solid #e3e3e3}
+figure{margin:1em 0;display:block;max-width:100%}
+figure img{width:900px;max-width:100%;height:auto;border:1px solid #e3e3e3}
+td.params{font-size:.85em;color:#333}
 figcaption{font-size:.85em;color:#444;max-width:880px}
 pre{background:#f6f6f6;border:1px solid #e3e3e3;padding:8px;font-size:.8em;overflow-x:auto}
 .note{color:#7a3e00}
@@ -86,15 +87,17 @@ def _fmt(v: Any, col: str = "") -> str:
     return str(v)
 
 
-def _html_table(rows: list[dict], cols: list[str], numeric: bool = True) -> str:
+def _html_table(rows: list[dict], cols: list[str], numeric: bool = True, units: bool = True) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = []
     for r in rows:
         cells = []
         for c in cols:
             v = r.get(c)
-            cls = ' class="num"' if numeric and isinstance(v, (int, float)) and not isinstance(v, bool) else ""
-            cells.append(f"<td{cls}>{html.escape(_fmt(v, c))}</td>")
+            cls = ' class="num"' if numeric and isinstance(v, (int, float)) and not isinstance(v, bool) else \
+                (' class="params"' if c == "suggested parameters" else "")
+            txt = _fmt(v, c) if units or not isinstance(v, float) else f"{v:.3f}"
+            cells.append(f"<td{cls}>{html.escape(txt)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -113,8 +116,8 @@ def _summary(a: StudyAnalysis, storage_label: str) -> list[tuple[str, str]]:
     space = cfg.get("space") if isinstance(cfg.get("space"), dict) else {}
     items = [("study", a.study_name), ("storage", storage_label),
              ("objectives", ", ".join(f"{o} ({d})" for o, d in zip(a.objectives, a.directions))),
-             ("sampler", _named(sampler) or "not recorded (study not made by ghostnas)"),
-             ("pruner", _named(pruner) or "not recorded"),
+             ("sampler", _named(sampler) or ("tpe (default)" if cfg else "not recorded (study not made by ghostnas)")),
+             ("pruner", _named(pruner) or ("none (default)" if cfg else "not recorded")),
              ("search space", str(space.get("name") or space.get("description") or "not recorded")),
              ("dataset", str((cfg.get("data") or {}).get("dataset", "not recorded"))),
              ("fidelity", ", ".join(f"{k}={v}" for k, v in fid.items()) or "defaults"),
@@ -146,6 +149,7 @@ def _pareto_rows(a: StudyAnalysis) -> tuple[list[dict], list[str]]:
         r = dict(p)
         r["suggested parameters"] = ", ".join(f"{k}={v}" for k, v in p["params_suggested"].items())
         rows.append(r)
+    cols = [c for c in cols if any(r.get(c) is not None for r in rows)] if rows else cols  # e.g. no latency
     return rows, cols
 
 
@@ -157,6 +161,8 @@ def _importance_rows(a: StudyAnalysis) -> tuple[list[dict], list[str]]:
         for o, r in a.importances.items():
             row[o] = r.get("importances", {}).get(pname)
         rows.append(row)
+    first = next(iter(a.importances), None)
+    rows.sort(key=lambda r: -(r.get(first) or 0.0))  # most important (for the first objective) first
     return rows, ["parameter", *a.importances]
 
 
@@ -194,7 +200,8 @@ def write_report(study: Any, out: str | Path, storage_label: Optional[str] = Non
                  "</figcaption></figure>")
     h.append("<h2>Parameter importances</h2>")
     if irow:
-        h.append(_html_table(irow, icols))
+        h.append("<p>Share of the objective's variance explained by each parameter (fANOVA; each column sums "
+                 "to 1).</p>" + _html_table(irow, icols, units=False))
     for o, r in a.importances.items():
         if "note" in r:
             h.append(f"<p class='note'>{html.escape(o)}: {html.escape(r['note'])}</p>")
@@ -223,7 +230,8 @@ def write_report(study: Any, out: str | Path, storage_label: Optional[str] = Non
         md += [f"### {_FIG_TITLES[k]}", "", f"![{_FIG_TITLES[k]}]({png.name})", "", a.captions.get(k, ""), ""]
     md += ["## Parameter importances", ""]
     if irow:
-        md.append(markdown_table([{c: _fmt(r.get(c), c) for c in icols} for r in irow], icols))
+        md.append(markdown_table([{c: (f"{r[c]:.3f}" if isinstance(r.get(c), float) else _fmt(r.get(c)))
+                                   for c in icols} for r in irow], icols))
     for o, r in a.importances.items():
         if "note" in r:
             md.append(f"- {o}: {r['note']}")

@@ -202,6 +202,8 @@ def test_report_html_is_self_contained(tmp_path, capsys):
         assert needle in html, needle
     for t in pareto_trials(study):
         assert t.user_attrs["arch_id"] in html
+    imp_section = html.split("<h2>Parameter importances</h2>")[1].split("<h2>")[0]
+    assert "<td>width</td>" in imp_section and "M</td>" not in imp_section  # shares, not MAC counts
     md = (out / "report.md").read_text()
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / link).is_file()
