@@ -188,7 +188,7 @@ def plot_front(frame: Any, path: str | Path, x: str = "macs", y: str = "accuracy
     ax.set_ylabel(y_label)
     ax.set_title(title or f"{y} vs {x}: {len(df)} trained trials", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=7)
+    ax.legend(loc="best", fontsize=7, framealpha=0.85)
     if note:
         lines = [w for part in note.split("\n") for w in _wrap(part, 125)]
         fig.text(0.01, 0.01, "\n".join(lines), fontsize=6.5, color="#333333", ha="left", va="bottom")
@@ -684,7 +684,7 @@ def _plot_three(frame: Any, objectives: Sequence[str], directions: Sequence[str]
     extra = f"; 4th objective {costs[2]} not shown" if len(costs) > 2 else ""
     ax.set_title(f"{name}: accuracy vs {xo}, colour = {co}{extra}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=7)
+    ax.legend(loc="best", fontsize=7, framealpha=0.85)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -693,7 +693,7 @@ def _plot_importances(imps: dict[str, dict], name: str, path: Path) -> list[Path
     plt = _mpl()
     n = len(imps)
     nparams = max((len(r.get("importances", {})) for r in imps.values()), default=1)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 0.8, 0.9 + 0.32 * max(nparams, 4)), dpi=130, squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 0.8, 1.2 + 0.32 * max(nparams, 5)), dpi=130, squeeze=False)
     colours = [OKABE_ITO[c] for c in ("blue", "orange", "green", "purple")]
     for k, (ax, (o, r)) in enumerate(zip(axes[0], imps.items())):
         if "importances" in r:
@@ -707,6 +707,9 @@ def _plot_importances(imps: dict[str, dict], name: str, path: Path) -> list[Path
             ax.text(0.5, 0.5, "\n".join(_wrap(r["note"], 38)), ha="center", va="center", fontsize=8,
                     transform=ax.transAxes)
             ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_title(f"target: {o}", fontsize=9)
+            continue
         ax.set_xlabel("importance (fANOVA, sums to 1)")
         ax.set_title(f"target: {o}", fontsize=9)
     fig.suptitle(f"{name}: parameter importances", fontsize=10)
