@@ -510,6 +510,8 @@ def analyze_study(study: Any, out: str | Path) -> StudyAnalysis:
         raise ValueError(f"study {study.study_name!r} has objectives {objectives}; the Pareto analysis needs "
                          "'accuracy' among them (a ghostnas study)")
     cfg = dict(study.user_attrs.get("ghostnas_config") or {})
+    if not study.get_trials(deepcopy=False):
+        raise ValueError(f"study {study.study_name!r} has no trials yet; nothing to analyse")
     frame = trials_frame(study)
     for col in ("accuracy", "macs", "params", "latency_ms", "rejected", "reused_from", "feasible", "fail_reason"):
         if col not in frame:

@@ -210,7 +210,8 @@ def test_report_html_is_self_contained(tmp_path, capsys):
     assert "## Pareto-optimal trials" in md and "| number |" in md
 
 
-@pytest.mark.parametrize("case", ["unknown_study", "missing_file", "folder", "garbage", "bad_out", "memory"])
+@pytest.mark.parametrize("case", ["unknown_study", "missing_file", "folder", "garbage", "bad_out", "memory",
+                                  "empty_study", "not_ghostnas"])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, case):
     j = tmp_path / "g.journal"
     make_study(j, n=2)
@@ -228,6 +229,14 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, case):
     elif case == "bad_out":
         (tmp_path / "file.txt").write_text("x")
         out, expect = str(tmp_path / "file.txt" / "sub"), "--out folder .* cannot be created"
+    elif case == "empty_study":
+        optuna.create_study(study_name="empty", storage=open_storage(str(j)),
+                            directions=["maximize", "minimize"]).set_user_attr("objectives", ["accuracy", "macs"])
+        study, expect = "empty", "study 'empty' has no trials yet"
+    elif case == "not_ghostnas":
+        other = optuna.create_study(study_name="other", storage=open_storage(str(j)))
+        other.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+        study, expect = "other", r"objectives \['value_0'\]; the Pareto analysis needs 'accuracy'"
     else:
         storage, expect = "memory", "memory holds no study"
     for cmd in ("pareto", "report"):
