@@ -286,6 +286,13 @@ def test_cli_profile_bad_input(args, message, capsys):
     assert err.startswith("ghostnas: error:") and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
+def test_cli_profile_cuda_unavailable(capsys):
+    assert main(["profile", "ghostnet_050", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ghostnas: error:") and "CUDA" in err and len(err.strip().splitlines()) == 1
+
+
 def test_cli_profile_bad_config_file(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     for text, message in ((json.dumps({"family": "ghostnet", "width": -1}), "width"),
