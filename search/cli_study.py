@@ -80,6 +80,7 @@ def _storage_url(cfg) -> str:
 
 def run_search(args: argparse.Namespace) -> int:
     from ghostnas.search.config import load_config
+    from ghostnas.search.storage import redact
     from ghostnas.search.study import StudyConfig, open_study, prepare_data, run_worker
 
     _logging(args.verbose)
@@ -94,10 +95,14 @@ def run_search(args: argparse.Namespace) -> int:
     open_study(cfg)  # create (or validate) before any worker starts
     url = _storage_url(cfg)
     procs = []
+    env = None
+    if redact(url) != url:  # a password: hand it over in the environment, not on the command line (ps)
+        env = {**os.environ, "GHOSTNAS_STORAGE_URL": url}
+        url = "env:GHOSTNAS_STORAGE_URL"
     for i in range(1, workers):
         cmd = [sys.executable, "-m", "ghostnas.search.cli", "worker", "--storage", url, "--study", cfg.name,
                "--index", str(i)] + (["-v"] if args.verbose else [])
-        procs.append(subprocess.Popen(cmd))
+        procs.append(subprocess.Popen(cmd, env=env))
     try:
         study = run_worker(cfg, worker_index=0)
     finally:

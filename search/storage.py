@@ -5,7 +5,10 @@
   for several processes on one machine; ``optuna-dashboard PATH`` opens it.
 * ``sqlite:///PATH``: one worker at a time.
 * ``postgresql+psycopg2://user:pass@host/db`` (or ``mysql...``): many machines; heartbeat and
-  automatic retry of crashed trials.
+  automatic retry of crashed trials. Leave the password out of the URL to take it from
+  ``~/.pgpass`` / ``PGPASSWORD`` (libpq), or give ``env:NAME`` to read the whole URL from the
+  environment variable ``NAME`` (kept out of process lists; ``ghostnas search`` starts its local
+  workers that way).
 
 Heartbeat: a worker records a heartbeat every ``HEARTBEAT_INTERVAL_S`` seconds while a trial runs;
 a RUNNING trial without one for ``GRACE_PERIOD_S`` seconds is failed by the next worker that looks
@@ -120,6 +123,11 @@ def open_storage(url: Optional[str], run_dir: Optional[Path] = None, heartbeat: 
             raise StorageError("no storage given and no run folder to put the default journal in")
         url = str(Path(run_dir) / "study.journal")
     url = str(url)
+    if url.startswith("env:"):
+        var = url[len("env:"):]
+        if not os.environ.get(var):
+            raise StorageError(f"storage {url}: environment variable {var} is not set")
+        url = os.environ[var]
     if url == "memory":  # one per process, so create-then-run sees the same studies
         global _MEMORY
         _MEMORY = _MEMORY or optuna.storages.InMemoryStorage()
