@@ -554,6 +554,25 @@ def fail_stale(study: optuna.Study, older_than: Optional[float] = None, retry: b
     Returns:
         ``([(number, why, retried), ...], [(number, why) of trials left RUNNING], ...)``.
     """
+    with _reap_lock(study):
+        return _fail_stale_locked(study, older_than, retry)
+
+
+@contextmanager
+def _reap_lock(study: optuna.Study) -> Iterator[None]:
+    """Serialise reaping between the processes that share a journal file (one machine), so a dead
+    worker's trial is failed and retried once, not once per live worker."""
+    backend = getattr(study._storage, "_backend", None)
+    path = getattr(backend, "_file_path", None)
+    if path is None:
+        yield
+        return
+    with _file_lock(Path(str(path) + ".ghostnas-reap.lock")):
+        yield
+
+
+def _fail_stale_locked(study: optuna.Study, older_than: Optional[float], retry: bool
+                       ) -> tuple[list[tuple[int, str, bool]], list[tuple[int, str]]]:
     stale, unknown = stale_trials(study, older_than)
     storage = study._storage
     done = []
