@@ -510,7 +510,7 @@ def _age_s(t: optuna.trial.FrozenTrial) -> Optional[float]:
     return (datetime.datetime.now() - t.datetime_start).total_seconds()
 
 
-def stale_trials(study: optuna.Study, older_than: Optional[float] = None
+def stale_trials(study: optuna.Study, older_than: Optional[float] = None, check_pid: bool = True
                  ) -> tuple[list[tuple[optuna.trial.FrozenTrial, str]], list[tuple[optuna.trial.FrozenTrial, str]]]:
     """Split the study's RUNNING trials into ``(stale, unknown)``, each a list of ``(trial, why)``.
 
@@ -518,7 +518,8 @@ def stale_trials(study: optuna.Study, older_than: Optional[float] = None
     the grace period (database storages), or, with ``older_than``, the trial has run more than
     that many seconds and its worker cannot be checked from here. Unknown: running trials whose
     worker cannot be checked from here (another machine, no heartbeat). Trials whose worker is
-    provably alive are in neither list.
+    provably alive are in neither list. ``check_pid=False`` ignores dead pids (workers leave
+    database storages to the heartbeat).
     """
     from optuna.storages._heartbeat import is_heartbeat_enabled
 
@@ -533,7 +534,7 @@ def stale_trials(study: optuna.Study, older_than: Optional[float] = None
         age = _age_s(t)
         if t._trial_id in hb_stale:
             stale.append((t, f"no heartbeat for the grace period ({_describe_worker(worker)})"))
-        elif gone:
+        elif gone and check_pid:
             stale.append((t, f"its worker ({_describe_worker(worker)}) is gone"))
         elif gone is False:
             continue
@@ -546,8 +547,8 @@ def stale_trials(study: optuna.Study, older_than: Optional[float] = None
     return stale, unknown
 
 
-def fail_stale(study: optuna.Study, older_than: Optional[float] = None, retry: bool = True
-               ) -> tuple[list[tuple[int, str, bool]], list[tuple[int, str]]]:
+def fail_stale(study: optuna.Study, older_than: Optional[float] = None, retry: bool = True,
+               check_pid: bool = True) -> tuple[list[tuple[int, str, bool]], list[tuple[int, str]]]:
     """Fail the study's stale RUNNING trials (see :func:`stale_trials`), each with a ``fail_reason``
     starting ``stale:``, and (``retry``) queue each again with the same parameters.
 
@@ -555,7 +556,7 @@ def fail_stale(study: optuna.Study, older_than: Optional[float] = None, retry: b
         ``([(number, why, retried), ...], [(number, why) of trials left RUNNING], ...)``.
     """
     with _reap_lock(study):
-        return _fail_stale_locked(study, older_than, retry)
+        return _fail_stale_locked(study, older_than, retry, check_pid)
 
 
 @contextmanager
@@ -571,9 +572,9 @@ def _reap_lock(study: optuna.Study) -> Iterator[None]:
         yield
 
 
-def _fail_stale_locked(study: optuna.Study, older_than: Optional[float], retry: bool
+def _fail_stale_locked(study: optuna.Study, older_than: Optional[float], retry: bool, check_pid: bool
                        ) -> tuple[list[tuple[int, str, bool]], list[tuple[int, str]]]:
-    stale, unknown = stale_trials(study, older_than)
+    stale, unknown = stale_trials(study, older_than, check_pid)
     storage = study._storage
     done = []
     for t, why in stale:
@@ -594,8 +595,11 @@ def _stale_hint(cfg: StudyConfig) -> str:
 
 
 def _reap(study: optuna.Study, cfg: StudyConfig, at_start: bool) -> None:
-    """Fail (and retry) trials of dead workers; at start, report RUNNING trials of unknown fate."""
-    done, unknown = fail_stale(study)
+    """Fail (and retry) trials of dead workers; at start, report RUNNING trials of unknown fate.
+    On database storages the heartbeat decides (same rule for every machine)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    done, unknown = fail_stale(study, check_pid=not is_heartbeat_enabled(study._storage))
     for number, why, retried in done:
         log.warning("trial %d was still RUNNING but %s: failed it%s", number, why,
                     ", queued a retry with the same parameters" if retried
@@ -713,8 +717,8 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
                                     _stale_hint(cfg))
                         waited_hint = True
                 continue
-            study.optimize(guarded, n_trials=1, catch=(Exception,), callbacks=[progress], gc_after_trial=False)
             _reap(study, cfg, at_start=False)
+            study.optimize(guarded, n_trials=1, catch=(Exception,), callbacks=[progress], gc_after_trial=False)
     finally:
         optuna_log.removeFilter(quiet)
     return study
@@ -726,7 +730,9 @@ def trials_frame(study: optuna.Study) -> "Any":
 
     objectives = study.user_attrs.get("objectives") or [f"value_{i}" for i in range(len(study.directions))]
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+    for t in trials:
         row: dict[str, Any] = {"number": t.number, "state": t.state.name}
         for i, o in enumerate(objectives):
             row[o] = t.values[i] if t.values is not None else None
@@ -735,7 +741,10 @@ def trials_frame(study: optuna.Study) -> "Any":
                     "latency_ms": ua.get("latency_ms"), "train_s": ua.get("train_s"), "device": ua.get("device"),
                     "feasible": all(v <= 0 for v in t.constraints.values()) if t.constraints else True,
                     "rejected": ua.get("rejected"), "reused_from": ua.get("reused_from"),
-                    "fail_reason": ua.get("fail_reason"), "curve": json.dumps(ua.get("curve")) if ua.get("curve") else None,
+                    "fail_reason": ua.get("fail_reason") or (
+                        "stale: no heartbeat for the grace period (failed by Optuna)"
+                        if t.state == TrialState.FAIL and t.number in retried else None),
+                    "retry_of": ua.get("retry_of"), "curve": json.dumps(ua.get("curve")) if ua.get("curve") else None,
                     "duration_s": t.duration.total_seconds() if t.duration else None})
         row.update({f"param.{k}": v for k, v in t.params.items()})
         row["arch"] = ua.get("arch")
