@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -74,6 +75,26 @@ def _logging(verbose: bool) -> None:
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While running trials, SIGTERM (batch schedulers, `kill`) ends a worker like Ctrl-C: the
+    running trial is failed with reason 'interrupted' and queued again, not left RUNNING."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (embedded use)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _storage_url(cfg) -> str:
     return cfg.storage or str((cfg.run_dir / "study.journal").resolve())
 
@@ -104,10 +125,18 @@ def run_search(args: argparse.Namespace) -> int:
                "--index", str(i)] + (["-v"] if args.verbose else [])
         procs.append(subprocess.Popen(cmd, env=env))
     try:
-        study = run_worker(cfg, worker_index=0)
+        with _sigterm_as_interrupt():
+            study = run_worker(cfg, worker_index=0)
+    except KeyboardInterrupt:
+        for p in procs:  # pass the interrupt on: each worker fails and requeues its trial
+            if p.poll() is None:
+                p.terminate()
+        raise
     finally:
-        for p in procs:
-            p.wait()
+        for i, p in enumerate(procs, 1):
+            rc = p.wait()
+            if rc != 0:
+                print(f"ghostnas: warning: worker {i} (pid {p.pid}) exited with status {rc}", file=sys.stderr)
     return _finish(study, cfg)
 
 
@@ -143,7 +172,8 @@ def run_worker_cmd(args: argparse.Namespace) -> int:
 
     _logging(args.verbose)
     cfg = load_stored_config(args.storage, args.study)
-    run_worker(cfg, worker_index=args.index, create=False)
+    with _sigterm_as_interrupt():
+        run_worker(cfg, worker_index=args.index, create=False)
     return 0
 
 

@@ -681,6 +681,17 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
             raise
         except _Surplus:
             raise
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM (a scheduler preempting the job): Optuna fails the trial; queue it
+            # again with the same parameters so the next run continues it.
+            trial.set_user_attr("fail_reason", "interrupted (SIGINT/SIGTERM)")
+            try:
+                queued = retry_trial(study, study._storage.get_trial(trial._trial_id))
+            except Exception:  # noqa: BLE001 - never mask the interrupt
+                queued = False
+            log.warning("trial %d interrupted%s", trial.number,
+                        "; queued a retry with the same parameters" if queued else "")
+            raise
         except Exception as e:
             reason = trial.user_attrs.get("fail_reason")
             if reason is None or reason == before:

@@ -368,3 +368,20 @@ def test_postgres_password_never_printed(tmp_path, capsys, caplog):
     assert r.returncode == 2 and "password authentication failed" in r.stderr
     assert secret not in r.stdout + r.stderr and secret[::-1] not in r.stdout + r.stderr
     assert secret not in ok.stdout + ok.stderr
+
+
+def test_sigterm_fails_the_trial_as_interrupted_and_queues_it_again(tmp_path):
+    journal = tmp_path / "run" / "study.journal"
+    name = f"term-{uuid.uuid4().hex[:8]}"
+    open_study(StudyConfig.from_dict(study_raw(tmp_path, name, str(journal), 2, epochs=4, fraction=0.6)))
+    a = subprocess.Popen(ghostnas("worker", "--storage", journal, "--study", name), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env())
+    victim = _wait_running(str(journal), name, a.pid, a)
+    a.send_signal(signal.SIGTERM)
+    out, err = a.communicate(timeout=60)
+    assert a.returncode == 130 and "ghostnas: interrupted" in err and "Traceback" not in err, err
+    st = load(str(journal), name)
+    t = st.trials[victim.number]
+    assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"] == "interrupted (SIGINT/SIGTERM)"
+    waiting = [u for u in st.trials if u.state == TrialState.WAITING]
+    assert [u.params for u in waiting] == [victim.params] and waiting[0].user_attrs["retry_of"] == victim.number
