@@ -49,7 +49,7 @@ from ghostnas.space import ArchConfig, SearchSpace, build_model, load_space
 from .config import ConfigError, check_keys
 from .data import load_dataset, train_val_split
 from .files import atomic_write_json, ensure_writable_dir
-from .storage import MAX_RETRY, is_rdb, open_storage, redact, retry_trial
+from .storage import MAX_RETRY, open_storage, redact, retry_trial
 from .train import Fidelity, TrainingDiverged, train_proxy
 
 __all__ = ["StudyConfig", "run_study", "open_study", "trials_frame", "pareto_trials", "OBJECTIVES",
