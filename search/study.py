@@ -338,6 +338,32 @@ class _Objective:
                 return t
         return None
 
+    def _wait_for_twin(self, trial: optuna.Trial, arch_id: str) -> bool:
+        """If an earlier trial of a live worker is training the same architecture right now, wait
+        for it (so each architecture is trained once, even by concurrent workers). Returns whether
+        it waited. Only earlier trials are waited for, so two trials never wait for each other; a
+        twin whose worker dies stops the wait (heartbeat / dead pid), and this trial trains."""
+        from optuna.storages._heartbeat import is_heartbeat_enabled
+
+        storage = self.study._storage
+        waited = False
+        while True:
+            twins = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                     if t.number < trial.number and t.user_attrs.get("arch_id") == arch_id]
+            if twins and is_heartbeat_enabled(storage):
+                stale = set(storage._get_stale_trial_ids(self.study._study_id))
+                twins = [t for t in twins if t._trial_id not in stale]
+            elif twins:
+                twins = [t for t in twins if _worker_gone(t.user_attrs.get("worker")) is False]
+            if not twins:
+                return waited
+            if not waited:
+                log.info("trial %d: trial %d is training the same architecture; waiting to reuse it",
+                         trial.number, twins[0].number)
+                trial.set_user_attr("waited_for", twins[0].number)
+                waited = True
+            time.sleep(0.5)
+
     def _latency_ms(self, arch: ArchConfig) -> dict[str, Any]:
         from ghostnas.space.measure import measure_latency
         from ghostnas.ghostnet.fuse import fuse_for_inference
@@ -386,6 +412,8 @@ class _Objective:
             self._write_trial_file(trial, "metrics.json", {**metrics, "rejected": reason})
             return self._values(values)
         prior = self._reuse(arch.id, trial.number)
+        if prior is None and self._wait_for_twin(trial, arch.id):
+            prior = self._reuse(arch.id, trial.number)
         if prior is not None:
             trial.set_user_attr("reused_from", prior.number)
             for k in ("curve", "latency_ms", "latency", "train_s", "device"):

@@ -385,3 +385,27 @@ def test_sigterm_fails_the_trial_as_interrupted_and_queues_it_again(tmp_path):
     assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"] == "interrupted (SIGINT/SIGTERM)"
     waiting = [u for u in st.trials if u.state == TrialState.WAITING]
     assert [u.params for u in waiting] == [victim.params] and waiting[0].user_attrs["retry_of"] == victim.number
+
+
+def test_concurrent_workers_train_a_shared_architecture_once(tmp_path):
+    """A one-point space: every trial is the same architecture. Two workers at once: the later
+    trial waits for the earlier one and reuses it instead of training it again."""
+    journal = tmp_path / "run" / "study.journal"
+    name = f"twin-{uuid.uuid4().hex[:8]}"
+    one = json.loads(json.dumps(TINY_SPACE))
+    one["global"]["width"] = 0.25
+    one["defaults"] = {"ratio": 2, "dw_size": 3, "se_ratio": 0}
+    raw = study_raw(tmp_path, name, str(journal), 2, epochs=4, fraction=0.6)
+    raw["space"] = one
+    open_study(StudyConfig.from_dict(raw))
+    procs = [subprocess.Popen(ghostnas("worker", "--storage", journal, "--study", name, "--index", i),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env()) for i in (1, 2)]
+    for p in procs:
+        assert p.wait(timeout=240) == 0, p.communicate()[1][-2000:]
+    done = check_exactly_n(load(str(journal), name), 2, tmp_path / "run")
+    assert len({t.user_attrs["arch_id"] for t in done}) == 1
+    assert [t.user_attrs.get("reused_from") is None for t in done].count(True) == 1
+    first, second = sorted(done, key=lambda t: t.number)
+    # overlapping trials: the later one waited for the earlier one (else it simply started later)
+    assert "waited_for" in second.user_attrs or second.datetime_start >= first.datetime_complete
+    print("twin waited:", "waited_for" in second.user_attrs)
