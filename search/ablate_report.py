@@ -181,7 +181,7 @@ def _figure(rows: list[dict], cfg: AblationConfig, out: Path) -> list[Path]:
     axis_label = {"ratio": "Ghost ratio s", "dw_size": "cheap-op kernel d"}[cfg.axis]
     ghost = sorted([r for r in rows if r["ratio"] is not None and r["acc_mean"] is not None], key=lambda r: r[cfg.axis])
     base = next((r for r in rows if r["ratio"] is None and r["acc_mean"] is not None), None)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=130)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 5.0), dpi=130)
     xs = [r[cfg.axis] for r in ghost]
     a1.errorbar(xs, [100 * r["acc_mean"] for r in ghost], yerr=[100 * (r["acc_std"] or 0) for r in ghost],
                 marker="o", capsize=4, color=OKABE_ITO["blue"], label=f"proxy ({cfg.fidelity_name}), mean ± std")
@@ -203,7 +203,7 @@ def _figure(rows: list[dict], cfg: AblationConfig, out: Path) -> list[Path]:
         t1.set_ylabel("paper accuracy (%)", color=OKABE_ITO["vermillion"])
         h2, l2 = t1.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
-    a1.legend(handles, labels, fontsize=7, loc="lower left")
+    a1.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     a1.set_title(f"accuracy vs {axis_label}")
     a1.grid(alpha=0.3)
 
@@ -227,7 +227,7 @@ def _figure(rows: list[dict], cfg: AblationConfig, out: Path) -> list[Path]:
         t2.set_ylabel("paper accuracy (%)", color=OKABE_ITO["vermillion"])
         h2, l2 = t2.get_legend_handles_labels()
         h, l = h + h2, l + l2
-    a2.legend(h, l, fontsize=7, loc="lower right")
+    a2.legend(h, l, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     a2.set_title("accuracy vs MACs")
     a2.grid(alpha=0.3, which="both")
     fig.suptitle(cfg.title, fontsize=11)
