@@ -223,15 +223,3 @@ def test_bad_input_in_a_real_process(name, ctx):
     _check(r.returncode, r.stdout, r.stderr, pattern, "hunter2")
     assert "pwned" not in r.stdout + r.stderr
     assert _digest(ctx["run"]) == before
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a chmod 0500 folder anyway; out-under-a-file covers root")
-def test_read_only_output_folder(tmp_path, capsys):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        rc = main(["train", "--arch", "ghost_resnet56_cifar", "--out", str(ro)])
-    finally:
-        ro.chmod(0o700)
-    _check(rc, *capsys.readouterr(), r"output folder '.*ro' is not writable")
