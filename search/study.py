@@ -728,11 +728,12 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
                 reason = f"{'out of memory: ' if oom else ''}{type(e).__name__}: {text}"
                 trial.set_user_attr("fail_reason", reason)
             log.warning("trial %d failed: %s", trial.number, reason)
-            raise
-        finally:
-            gc.collect()  # free a failed (e.g. out-of-memory) attempt's tensors before the next trial
+            # Free a failed (e.g. out-of-memory) attempt's tensors before the next trial. Only on
+            # failure: a full collection costs ~0.2 s, 10% of a small trial.
+            gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
+            raise
 
     try:
         _reap(study, cfg, at_start=True)

@@ -113,3 +113,18 @@ def test_augment_crops_and_flips():
     assert not torch.equal(out, x)
     # Every output row is a (possibly flipped) shifted window of the zero-padded input.
     assert set(out.unique().tolist()) <= set(x.unique().tolist()) | {0.0}
+
+
+def test_augment_equals_reference_crop_and_flip():
+    import torch.nn.functional as F
+    x = torch.randint(0, 255, (16, 3, 10, 12), dtype=torch.uint8)
+    out = _augment(x, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)  # same draws, in the same order: dy, dx, flip
+    dy, dx = torch.randint(0, 9, (16,), generator=g), torch.randint(0, 9, (16,), generator=g)
+    flip = torch.rand(16, generator=g) < 0.5
+    padded = F.pad(x, (4, 4, 4, 4))
+    for i in range(16):
+        ref = padded[i, :, dy[i]:dy[i] + 10, dx[i]:dx[i] + 12]
+        if flip[i]:
+            ref = ref.flip(-1)
+        assert torch.equal(out[i], ref)
