@@ -12,7 +12,8 @@ from .modules import (ConvBnAct, GhostBottleneck, GhostModule, GhostModuleV2, Sq
 from .registry import ModelConfig, build_model, create_model, list_models, model_config, register_model
 
 __all__ = [
-    "BlockSpec", "CheckpointError", "CifarNet", "CifarNetConfig", "ConvBnAct", "GHOSTNET_BLOCKS",
+    "BlockSpec", "CheckpointError", "CifarNet", "CifarNetConfig", "ConvBnAct", "GHOSTNET_BLOCKS", "deploy_model",
+    "fuse_for_inference",
     "GhostBottleneck", "GhostModule", "GhostModuleV2", "GhostNet", "GhostNetConfig", "ModelConfig",
     "SqueezeExcite", "build_model", "cifar_conv_layers", "create_model", "ghostify", "ghostnet_channels",
     "hard_sigmoid", "list_models", "load_checkpoint", "make_divisible", "model_config", "read_state_dict",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import subprocess
@@ -265,7 +264,7 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from ghostnas.ghostnet import list_models, model_config
-    from ghostnas.search.config import ConfigError, apply_overrides
+    from ghostnas.search.config import apply_overrides
     from ghostnas.search.data import load_dataset, train_val_split
     from ghostnas.search.files import atomic_save_torch, atomic_write_json, ensure_writable_dir
     from ghostnas.search.train import Fidelity, train_proxy

@@ -52,7 +52,7 @@ from .files import atomic_write_json, ensure_writable_dir
 from .storage import MAX_RETRY, open_storage, redact, retry_trial
 from .train import Fidelity, TrainingDiverged, train_proxy
 
-__all__ = ["StudyConfig", "run_study", "open_study", "trials_frame", "pareto_trials", "OBJECTIVES",
+__all__ = ["StudyConfig", "open_study", "trials_frame", "pareto_trials", "OBJECTIVES",
            "SAMPLERS", "PRUNERS", "run_worker", "fail_stale", "stale_trials", "prepare_data"]
 log = logging.getLogger("ghostnas.search")
 

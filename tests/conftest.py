@@ -25,3 +25,13 @@ def randomize_bn(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 @pytest.fixture
 def rand_bn():
     return randomize_bn
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread. On 2 shared cores, 2-thread OpenMP regions can spin-wait
+    behind other jobs and run 100x slower; tests that check values, not speed, use this."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)

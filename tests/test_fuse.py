@@ -11,14 +11,7 @@ CASES = [("ghostnet_100", 96), ("ghostnetv2_100", 96), ("ghost_vgg16_cifar", 32)
          ("ghost_resnet56_cifar", 32), ("resnet56_cifar", 32), ("vgg16_cifar", 32)]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The dev machine is 2 shared cores: with other jobs running, 2-thread OpenMP regions spin-wait
-    # and can run 100x slower. These tests check values, not speed, so use one thread.
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _n_bn(model):

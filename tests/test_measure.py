@@ -8,43 +8,20 @@ import sys
 import pytest
 import torch
 import torch.nn as nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from ghostnas.ghostnet import (BlockSpec, CifarNetConfig, GhostNetConfig, build_model, cifar_conv_layers,
                                create_model, list_models, model_config)
 from ghostnas.search.cli import main
-from ghostnas.space.measure import (Counts, FlopReport, LatencyResult, analytic_counts, count_flops,
-                                    measure_latency)
+from ghostnas.space.measure import (Counts, FlopReport, LatencyResult, analytic_counts, built_counts,
+                                    count_flops, measure_latency)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The dev machine is 2 shared cores: with other jobs running, 2-thread OpenMP regions spin-wait
-    # and can run 100x slower. These tests check values, not speed, so use one thread.
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _built_counts(cfg, res, device="meta"):
-    """(params, MACs) of the built model. FlopCounterMode counts from shapes, so the default builds
-    and runs it on the meta device (10x faster, same counts, same too-small errors); tests below
-    also check real CPU tensors. On meta, BatchNorms (which FlopCounterMode does not count, and
-    whose meta kernel is a slow Python decomposition) are swapped for Identity after the param count."""
-    with torch.device(device):
-        model = build_model(cfg).eval()
-        params = sum(p.numel() for p in model.parameters())
-        if device == "meta":
-            for m in list(model.modules()):
-                for name, child in list(m.named_children()):
-                    if isinstance(child, nn.BatchNorm2d):
-                        setattr(m, name, nn.Identity())
-        with FlopCounterMode(display=False) as counter, torch.inference_mode():
-            model(torch.zeros(1, cfg.in_chans, res, res))
-    flops = counter.get_total_flops()
-    assert flops % 2 == 0
-    return params, flops // 2
+    """The reference count (built model + FlopCounterMode); meta by default, see built_counts."""
+    return built_counts(cfg, res, device)
 
 
 # ------------------------------------------------------------------------ analytic: registry

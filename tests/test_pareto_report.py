@@ -13,7 +13,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution
 
-from ghostnas.analysis.pareto import (MIN_IMPORTANCE_TRIALS, analyze_study, hypervolume, hypervolume_history,
+from ghostnas.analysis.pareto import (MIN_IMPORTANCE_TRIALS, hypervolume, hypervolume_history,
                                       paper_references, param_importances, reference_point)
 from ghostnas.search.cli import main
 from ghostnas.search.storage import open_storage

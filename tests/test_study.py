@@ -1,9 +1,5 @@
 """Real (tiny) studies end to end: storages, objectives, pruner, resume, workers, determinism."""
 import json
-import math
-import subprocess
-import sys
-from pathlib import Path
 
 import optuna
 import pytest

@@ -35,11 +35,10 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from ghostnas.ghostnet import (build_model, create_model, deploy_model, fuse_for_inference,  # noqa: E402
                                list_models, model_config)
-from ghostnas.space.measure import analytic_counts, measure_latency  # noqa: E402
+from ghostnas.space.measure import analytic_counts, built_counts, measure_latency  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,22 +51,6 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def built_counts(cfg, res: int, device: str = "meta") -> tuple[int, int]:
-    """(params, FlopCounterMode MACs) of the built model. On meta (shape-only, same counts), BNs are
-    swapped for Identity after counting params: FlopCounterMode does not count them."""
-    with torch.device(device):
-        model = build_model(cfg).eval()
-        params = sum(p.numel() for p in model.parameters())
-        if device == "meta":
-            for m in list(model.modules()):
-                for name, child in list(m.named_children()):
-                    if isinstance(child, nn.BatchNorm2d):
-                        setattr(m, name, nn.Identity())
-        with FlopCounterMode(display=False) as counter, torch.inference_mode():
-            model(torch.zeros(1, cfg.in_chans, res, res))
-    return params, counter.get_total_flops() // 2
 
 
 def exactness(n_configs: int, seed: int) -> dict:
