@@ -99,7 +99,8 @@ def _from_arrays(name: str, x: np.ndarray, y: np.ndarray, num_classes: Optional[
     if y.min() < 0 or y.max() >= num_classes:
         raise DatasetError(f"dataset {name}: labels out of range: found {int(y.min())}..{int(y.max())}, "
                            f"expected 0..{num_classes - 1}")
-    xt = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
+    x = np.ascontiguousarray(x) if x.flags.writeable else x.copy()  # IDX files are read-only buffers
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2)
     if xt.shape[1] == 1:
         xt = xt.expand(-1, 3, -1, -1)
     xt = xt.contiguous()
