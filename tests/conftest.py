@@ -35,3 +35,29 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(prev)
+
+
+def execute_notebook(path, cwd):
+    """Run a jupytext notebook top to bottom in a python3 kernel and check it really ran there.
+
+    Returns the executed code cells and all their text output. Fails on any error output, an
+    unexecuted cell, or a kernel that is not this interpreter (the venv).
+    """
+    import sys
+    from pathlib import Path
+
+    import jupytext
+    import nbclient
+    import nbformat
+
+    nb = jupytext.read(path)
+    nb.cells.append(nbformat.v4.new_code_cell("import sys; print('KERNEL', sys.executable)"))
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.get("execution_count") for c in code)
+    assert not [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    text = "".join(o.get("text", "") for c in code for o in c.get("outputs", []))
+    kernel_exe = text.split("KERNEL ")[1].split()[0]
+    assert Path(kernel_exe).resolve() == Path(sys.executable).resolve()
+    return code, text

@@ -1,5 +1,4 @@
 """Execute analysis/notebooks/pareto.py (jupytext percent format) top to bottom on a tiny real study."""
-import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +7,7 @@ jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")
 
+from conftest import execute_notebook  # noqa: E402
 from ghostnas.search.study import StudyConfig, pareto_trials, run_worker  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "analysis" / "notebooks" / "pareto.py"
@@ -30,22 +30,12 @@ def test_pareto_notebook_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("GHOSTNAS_NB_STUDY", "nb-tiny")
     monkeypatch.setenv("GHOSTNAS_NB_OUT", str(out))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    nb = jupytext.read(NOTEBOOK)
-    nb.cells.append(nbformat.v4.new_code_cell("import sys; print('KERNEL', sys.executable)"))
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code and all(c.get("execution_count") for c in code)
-    assert not [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    code, text = execute_notebook(NOTEBOOK, tmp_path)
     for ext in ("png", "svg"):
         assert (out / f"front_macs.{ext}").stat().st_size > 5000
-    text = "".join(o.get("text", "") for c in code for o in c.get("outputs", []))
     front = [t.number for t in pareto_trials(study)]
     assert f"Pareto-optimal trials: {front}" in text
     assert "No comparable hand-made reference" in text and "reference point:" in text
     assert "accuracy: " in text and "macs: " in text  # importances (or the too-few-trials note) per objective
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
                for c in code for o in c.get("outputs", []))
-    kernel_exe = text.split("KERNEL ")[1].split()[0]
-    assert Path(kernel_exe).resolve() == Path(sys.executable).resolve()
