@@ -11,7 +11,7 @@ from .redundancy import (DEFAULT_DS, PAPER_TABLE2_UNVERIFIED, RedundancySummary,
                          layer_redundancy, mse_table_markdown, mse_vs_d, redundancy_summary)
 from .pareto import (StudyAnalysis, analyze_study, hypervolume, hypervolume_history, paper_references,
                      param_importances, plot_front, reference_point)
-from .report import load_study_readonly, write_report
+from .report import write_report
 from .similarity import (MinibatchCKA, center_gram, channel_cosine, channel_mse, channel_similarity, cka,
                          cka_matrix, gram_linear, gram_rbf, hsic_biased, hsic_unbiased, linear_cka,
                          minibatch_cka, normalize_maps, rbf_cka, unbiased_cka)
@@ -23,6 +23,6 @@ __all__ = [
     "layer_names", "layer_redundancy", "linear_cka", "minibatch_cka", "mse_table_markdown", "mse_vs_d",
     "normalize_maps", "rbf_cka", "redundancy_summary", "resolve_layers", "unbiased_cka",
     # study analysis (Pareto fronts, hypervolume, importances, reports)
-    "StudyAnalysis", "analyze_study", "hypervolume", "hypervolume_history", "load_study_readonly",
+    "StudyAnalysis", "analyze_study", "hypervolume", "hypervolume_history",
     "paper_references", "param_importances", "plot_front", "reference_point", "write_report",
 ]

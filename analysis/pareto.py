@@ -113,7 +113,7 @@ def plot_front(frame: Any, path: str | Path, x: str = "macs", y: str = "accuracy
     """Scatter of all trained trials with the (min x, max y) Pareto front; PNG and SVG.
 
     Args:
-        frame: :func:`ghostnas.search.study.trials_frame` output.
+        frame: :func:`ghostnas.search.readers.trials_frame` output.
         path: Output path; the suffix is replaced by ``.png`` and ``.svg``.
         references: Optional extra points ``{"label", x, y}`` (e.g. the paper's models), in the
             same units as the frame (``x`` before ``x_scale``).
@@ -500,7 +500,7 @@ def analyze_study(study: Any, out: str | Path) -> StudyAnalysis:
     params is an objective), ``front_3obj`` (3+ objectives), ``hypervolume``, ``importances``
     (PNG + SVG each), ``trials.csv``, ``trials.md``, ``pareto.md`` and ``analysis.json``.
     """
-    from ghostnas.search.study import pareto_trials, trials_frame
+    from ghostnas.search.readers import pareto_trials, trials_frame
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

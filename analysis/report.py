@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from .pareto import StudyAnalysis, analyze_study, markdown_table
 
-__all__ = ["write_report", "load_study_readonly"]
+__all__ = ["write_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1100px;
@@ -39,42 +39,6 @@ _FIG_ORDER = ["front_macs", "front_latency", "front_params", "front_3obj", "hype
 _FIG_TITLES = {"front_macs": "Pareto front: accuracy vs MACs", "front_latency": "Pareto front: accuracy vs latency",
                "front_params": "Pareto front: accuracy vs parameters", "front_3obj": "Three-objective view",
                "hypervolume": "Hypervolume history", "importances": "Parameter importances"}
-
-
-def load_study_readonly(storage: str, name: str) -> Any:
-    """Load an existing study without creating anything: a missing journal or SQLite file, an
-    unreadable storage or an unknown study name raise ``ValueError`` with one line."""
-    import optuna
-
-    from ghostnas.search.storage import is_rdb, open_storage, redact
-
-    url = str(storage)
-    if url == "memory":
-        raise ValueError("--storage memory holds no study outside the process that made it; give a journal "
-                         "path or a database URL")
-    path = None
-    if url.startswith("journal:"):
-        path = Path(url[len("journal:"):])
-    elif not is_rdb(url):
-        path = Path(url)
-    elif url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///"):])
-    if path is not None:
-        if path.is_dir():
-            raise ValueError(f"storage {str(path)!r} is a folder; give the journal file (e.g. runs/NAME/study.journal)")
-        if not path.is_file():
-            raise ValueError(f"storage {str(path)!r} not found (no such journal or database file)")
-    try:
-        st = open_storage(url, None, heartbeat=False)
-        names = [s.study_name for s in optuna.get_all_study_summaries(st)]
-    except ValueError as e:  # StorageError and friends already carry a redacted one-liner
-        raise ValueError(f"cannot read storage {redact(url)}: {' '.join(str(e).split())[:300]}") from None
-    except Exception as e:  # noqa: BLE001 - corrupt journal, wrong database: one line, no traceback
-        raise ValueError(f"cannot read storage {redact(url)}: {type(e).__name__}: "
-                         f"{' '.join(redact(str(e)).split())[:300]}") from None
-    if name not in names:
-        raise ValueError(f"study {name!r} not found in {redact(url)}; studies there: {', '.join(names) or 'none'}")
-    return optuna.load_study(study_name=name, storage=st)
 
 
 def _fmt(v: Any, col: str = "") -> str:

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=npz:../shared/data/cifar10/train.npz
 for name in vgg16_ratio vgg16_kernel; do
-  ghostnas ablate --config experiments/ablations/$name.toml --set data.dataset=$DATA \
+  ghostnas ablate --config $name --set data.dataset=$DATA \
     --set output.save_checkpoints=true --set study.threads=1 --no-report
 done

@@ -1,6 +1,6 @@
 """Paper ablations on the Ghost ratio ``s`` and cheap-op kernel ``d``, as Optuna grid studies.
 
-An ablation config (``experiments/ablations/*.toml``) names the architecture (``vgg16`` or
+An ablation config (``ghostnas/search/configs/*.toml``) names the architecture (``vgg16`` or
 ``resnet56``), the axis (``ratio`` or ``dw_size``) and its values, the fixed value of the other
 axis, whether to add the plain baseline, the seeds, the data and the fidelity preset. The grid
 (points × seeds) runs as an Optuna study with a :class:`optuna.samplers.GridSampler`, so it is
@@ -26,6 +26,7 @@ from ghostnas.ghostnet import CifarNetConfig, build_model
 from .config import ConfigError, check_keys
 from .data import ImageData, load_dataset, train_val_split
 from .files import atomic_write_json, ensure_writable_dir, read_json_or_none
+from .readers import open_existing_study
 from .storage import open_storage
 from .train import Fidelity, TrainingDiverged, train_proxy
 
@@ -225,9 +226,5 @@ def collect_runs(study: optuna.Study, cfg: AblationConfig) -> list[dict[str, Any
 
 
 def load_study(cfg: AblationConfig) -> optuna.Study:
-    """The ablation's existing study (ValueError naming it if there is none)."""
-    storage = open_storage(cfg.storage, cfg.out_dir)
-    try:
-        return optuna.load_study(study_name=cfg.study_name, storage=storage)
-    except KeyError:
-        raise ConfigError(f"no study {cfg.study_name!r} in the storage of {cfg.out_dir}; run the ablation first") from None
+    """The ablation's existing study (ConfigError naming it if there is none)."""
+    return open_existing_study(cfg.storage or str(cfg.out_dir / "study.journal"), cfg.study_name)

@@ -1,69 +1,35 @@
-"""TOML experiment configs with ``--set key=value`` overrides and strict key checking."""
+"""Experiment configs (studies, ablations, fidelity ladders) by path or by shipped name.
+
+The examples ship inside the package (``ghostnas/search/configs/*.toml``), so
+``ghostnas search --config quickstart`` works from an installed wheel as well as from a clone.
+"""
 from __future__ import annotations
 
-import copy
-import tomllib
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
-__all__ = ["load_config", "apply_overrides", "parse_value", "check_keys", "ConfigError"]
+from ghostnas.space.tomlconfig import ConfigError, apply_overrides, check_keys, parse_value, read_toml, resolve_named
 
+__all__ = ["CONFIG_DIR", "list_configs", "config_path", "load_config", "ConfigError", "apply_overrides",
+           "check_keys", "parse_value"]
 
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the file/key and the problem."""
-
-
-def parse_value(text: str) -> Any:
-    """Parse a ``--set`` value as a TOML value (``3``, ``0.5``, ``true``, ``[2, 3]``, ``"x"``);
-    anything that is not valid TOML is taken as a plain string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
-def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """Return a copy of ``cfg`` with each ``a.b.c=value`` override applied."""
-    cfg = copy.deepcopy(cfg)
-    for item in overrides or ():
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set study.n_trials=20")
-        node = cfg
-        parts = key.split(".")
-        for p in parts[:-1]:
-            nxt = node.setdefault(p, {})
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {key}: {p!r} is a value, not a section")
-            node = nxt
-        node[parts[-1]] = parse_value(value.strip())
-    return cfg
+def list_configs() -> list[str]:
+    """Names of the shipped example configs."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Read a TOML config and apply overrides.
+def config_path(path_or_name: str | Path) -> Path:
+    """The file of a config given by path or shipped name (``quickstart``, ``vgg16_ratio``, ...)."""
+    return resolve_named(path_or_name, CONFIG_DIR, "config")
+
+
+def load_config(path_or_name: str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Read a config by path or shipped name and apply ``--set`` overrides.
 
     Raises:
-        ConfigError: missing file or malformed TOML (with the parser's line/column).
+        ConfigError: unknown name, missing file or malformed TOML (with the parser's line/column).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config {str(path)!r} not found")
-    try:
-        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config {str(path)!r} is not valid TOML: {e}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config {str(path)!r} is not UTF-8 text") from None
-    return apply_overrides(cfg, overrides)
-
-
-def check_keys(section: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
-    """Raise ConfigError naming any key of ``section`` that is not in ``allowed``."""
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"{where} must be a table, got {type(section).__name__}")
-    allowed = set(allowed)
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise ConfigError(f"unknown key(s) in {where}: {', '.join(unknown)}; valid: {', '.join(sorted(allowed))}")
+    return read_toml(config_path(path_or_name), "config", overrides)

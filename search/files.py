@@ -1,13 +1,15 @@
 """Atomic file writes: a crash never leaves a half-written file that a later run trusts."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
-__all__ = ["mkdir_problem", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_save_torch", "read_json_or_none",
+__all__ = ["file_lock", "mkdir_problem", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_save_torch", "read_json_or_none",
            "ensure_writable_dir"]
 
 
@@ -95,3 +97,16 @@ def ensure_writable_dir(path: str | os.PathLike, what: str = "output folder") ->
     except OSError as e:
         raise PermissionError(f"{what} {str(path)!r} is not writable ({e.strerror})") from None
     return path
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing) for the duration of the block: one
+    holder at a time among the processes of this machine."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
@@ -39,10 +38,11 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from ghostnas.ghostnet import GHOSTNET_BLOCKS, BlockSpec, CifarNetConfig, GhostNetConfig, cifar_conv_layers
 
 from .config import ArchConfig
+from .tomlconfig import read_toml, resolve_named
 
 __all__ = ["SearchSpace", "Axis", "load_space", "SPACE_DIR", "list_spaces"]
 
-SPACE_DIR = Path(__file__).resolve().parents[1] / "experiments" / "spaces"
+SPACE_DIR = Path(__file__).resolve().parent / "spaces"
 _STAGE_AXES = ("ratio", "dw_size", "se_ratio", "kernel", "exp_mult", "out_mult", "depth")
 _GHOST_TOP = {"family", "name", "description", "num_classes", "global", "defaults", "default", "stages"}
 _GHOST_GLOBAL = {"width", "resolution", "dropout", "version"}
@@ -376,7 +376,7 @@ class SearchSpace:
 
 
 def list_spaces() -> list[str]:
-    """Names of the shipped spaces in ``experiments/spaces``."""
+    """Names of the spaces shipped in the package (``ghostnas/space/spaces``)."""
     return sorted(p.stem for p in SPACE_DIR.glob("*.toml"))
 
 
@@ -386,18 +386,7 @@ def load_space(path_or_name: Union[str, Path], num_classes: Optional[int] = None
     Raises:
         ValueError: unknown name, missing file, malformed TOML, or an invalid axis (named).
     """
-    p = Path(path_or_name)
-    if not p.suffix and not p.is_file():
-        shipped = SPACE_DIR / f"{p.name}.toml"
-        if not shipped.is_file():
-            raise ValueError(f"unknown space {str(path_or_name)!r}; shipped: {', '.join(list_spaces())} "
-                             "(or give a .toml path)")
-        p = shipped
-    if not p.is_file():
-        raise ValueError(f"space file {str(p)!r} not found")
-    try:
-        spec = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"space file {str(p)!r} is not valid TOML: {e}") from None
+    p = resolve_named(path_or_name, SPACE_DIR, "space")
+    spec = read_toml(p, "space file")
     spec.setdefault("name", p.stem)
     return SearchSpace(spec, num_classes)

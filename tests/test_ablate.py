@@ -5,12 +5,12 @@ import json
 import optuna
 
 from ghostnas.search.ablate_report import kendall_tau, paper_rows
-from ghostnas.search.cli import main
+from ghostnas.cli import main
 
 
 def test_tiny_ablation_end_to_end(tmp_path, capsys):
     out, runs = tmp_path / "out", tmp_path / "runs"
-    args = ["ablate", "--config", "experiments/ablations/vgg16_ratio.toml",
+    args = ["ablate", "--config", "vgg16_ratio",
             "--set", "data.dataset=digits", "--set", f"output.dir={out}", "--set", f"output.runs_dir={runs}",
             "--set", "values=[2, 4]", "--set", "seeds=[0, 1]", "--set", "study.threads=1",
             "--set", "fidelities.cpu-proxy.epochs=1", "--set", "fidelities.cpu-proxy.fraction=0.3",
@@ -57,7 +57,7 @@ def test_paper_rows_and_tau():
 
 
 def test_bad_ablation_configs(capsys):
-    base = ["ablate", "--config", "experiments/ablations/vgg16_ratio.toml"]
+    base = ["ablate", "--config", "vgg16_ratio"]
     assert main(base + ["--set", "axis=width"]) == 2
     assert "axis 'width' is not allowed" in capsys.readouterr().err
     assert main(base + ["--set", "values=[0]"]) == 2
@@ -75,15 +75,15 @@ def test_all_four_shipped_ablations_parse_and_resnet_runs(tmp_path, capsys):
                                      ("vgg16_kernel", "vgg16", "dw_size", (1, 3, 5, 7)),
                                      ("resnet56_ratio", "resnet56", "ratio", (2, 3, 4, 5)),
                                      ("resnet56_kernel", "resnet56", "dw_size", (1, 3, 5, 7))]:
-        cfg = AblationConfig.from_dict(load_config(f"experiments/ablations/{name}.toml"))
+        cfg = AblationConfig.from_dict(load_config(f"{name}"))
         assert (cfg.arch, cfg.axis, cfg.values, cfg.baseline) == (arch, axis, values, True)
         assert len(cfg.seeds) >= 2 and cfg.fidelity_name == "cpu-proxy"
-        paper = AblationConfig.from_dict(load_config(f"experiments/ablations/{name}.toml", ["fidelity=paper"]))
+        paper = AblationConfig.from_dict(load_config(f"{name}", ["fidelity=paper"]))
         f = paper.fidelity
         assert (f.lr, f.momentum, f.weight_decay, f.batch_size, f.schedule, f.epochs) == \
             (0.1, 0.9, 1e-4, 128, "multistep", 164)
     out = tmp_path / "r"
-    assert main(["ablate", "--config", "experiments/ablations/resnet56_kernel.toml", "--set", "data.dataset=digits",
+    assert main(["ablate", "--config", "resnet56_kernel", "--set", "data.dataset=digits",
                  "--set", f"output.dir={out}", "--set", f"output.runs_dir={tmp_path / 'runs'}", "--set", "values=[3]",
                  "--set", "seeds=[0]", "--set", "study.threads=1", "--set", "fidelities.cpu-proxy.epochs=1",
                  "--set", "fidelities.cpu-proxy.fraction=0.2", "--set", "fidelities.cpu-proxy.val_size=100",

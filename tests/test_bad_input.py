@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from ghostnas.search.cli import main
-from ghostnas.search.study import StudyConfig, run_worker
+from ghostnas.cli import main
+from ghostnas.search.study_config import StudyConfig
+from ghostnas.search.study import run_worker
 from test_reliability import env, postgres_url, pg_password, write_toml
 from test_study import TINY_SPACE, tiny_config
 
@@ -218,7 +219,7 @@ def test_bad_input(name, argv, pattern, ctx, capsys, monkeypatch):
 def test_bad_input_in_a_real_process(name, ctx):
     _, argv, pattern = next(c for c in CASES if c[0] == name)
     before = _digest(ctx["run"])
-    r = subprocess.run([sys.executable, "-m", "ghostnas.search.cli", *argv(ctx)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "ghostnas.cli", *argv(ctx)], capture_output=True, text=True,
                        env=env(), timeout=120)
     _check(r.returncode, r.stdout, r.stderr, pattern, "hunter2")
     assert "pwned" not in r.stdout + r.stderr

@@ -2,7 +2,7 @@ import json
 import subprocess
 import sys
 
-from ghostnas.search.cli import main
+from ghostnas.cli import main
 
 
 def test_models_lists_registry_with_counts(capsys):
@@ -14,9 +14,9 @@ def test_models_lists_registry_with_counts(capsys):
 
 
 def test_console_script_version_and_bad_command():
-    out = subprocess.run([sys.executable, "-m", "ghostnas.search.cli", "--version"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "ghostnas.cli", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("ghostnas ")
-    bad = subprocess.run([sys.executable, "-m", "ghostnas.search.cli", "no-such-command"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "ghostnas.cli", "no-such-command"], capture_output=True, text=True)
     assert bad.returncode == 2
     assert "invalid choice" in bad.stderr and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

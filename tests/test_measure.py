@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from ghostnas.ghostnet import (BlockSpec, CifarNetConfig, GhostNetConfig, build_model, cifar_conv_layers,
                                create_model, list_models, model_config)
-from ghostnas.search.cli import main
+from ghostnas.cli import main
 from ghostnas.space.measure import (Counts, FlopReport, LatencyResult, analytic_counts, built_counts,
                                     count_flops, measure_latency)
 
@@ -284,7 +284,7 @@ def test_cli_profile_bad_config_file(tmp_path, capsys):
 
 def test_cli_profile_subprocess_errors_have_no_traceback():
     for args in (["no_such_model"], ["ghostnet_100", "--device", "tpu"]):
-        out = subprocess.run([sys.executable, "-m", "ghostnas.search.cli", "profile", *args],
+        out = subprocess.run([sys.executable, "-m", "ghostnas.cli", "profile", *args],
                              capture_output=True, text=True)
         assert out.returncode == 2 and "Traceback" not in out.stderr
         assert out.stderr.startswith("ghostnas: error:") and len(out.stderr.strip().splitlines()) == 1

@@ -8,7 +8,9 @@ nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")
 
 from conftest import execute_notebook  # noqa: E402
-from ghostnas.search.study import StudyConfig, pareto_trials, run_worker  # noqa: E402
+from ghostnas.search.study_config import StudyConfig  # noqa: E402
+from ghostnas.search.readers import pareto_trials  # noqa: E402
+from ghostnas.search.study import run_worker  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "analysis" / "notebooks" / "pareto.py"
 SPACE = {"family": "ghostnet", "name": "tiny", "num_classes": 10,

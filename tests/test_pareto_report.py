@@ -15,9 +15,11 @@ from optuna.distributions import CategoricalDistribution
 
 from ghostnas.analysis.pareto import (MIN_IMPORTANCE_TRIALS, hypervolume, hypervolume_history,
                                       paper_references, param_importances, reference_point)
-from ghostnas.search.cli import main
+from ghostnas.cli import main
 from ghostnas.search.storage import open_storage
-from ghostnas.search.study import StudyConfig, pareto_trials, run_worker, trials_frame
+from ghostnas.search.study_config import StudyConfig
+from ghostnas.search.readers import pareto_trials, trials_frame
+from ghostnas.search.study import run_worker
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

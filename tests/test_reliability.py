@@ -19,7 +19,8 @@ from optuna.trial import TrialState
 
 from ghostnas.search.files import atomic_write_json, read_json_or_none
 from ghostnas.search.storage import open_storage
-from ghostnas.search.study import StudyConfig, open_study, run_worker
+from ghostnas.search.study_config import StudyConfig
+from ghostnas.search.study import open_study, run_worker
 from test_study import TINY_SPACE, tiny_config
 
 PG_ENV = "GHOSTNAS_TEST_POSTGRES_URL"
@@ -48,7 +49,7 @@ def env(**extra) -> dict:
 
 
 def ghostnas(*args) -> list[str]:
-    return [sys.executable, "-m", "ghostnas.search.cli", *map(str, args)]
+    return [sys.executable, "-m", "ghostnas.cli", *map(str, args)]
 
 
 def toml_value(v) -> str:
@@ -176,7 +177,7 @@ def test_kill9_worker_postgres_heartbeat_retries_same_params(tmp_path):
     assert dead.state == TrialState.FAIL
     # failed by a worker's reaper (fail_reason recorded) or, in a narrow race, by Optuna's own check
     # inside optimize (trials_frame names the reason from the retry)
-    from ghostnas.search.study import trials_frame
+    from ghostnas.search.readers import trials_frame
     frame = trials_frame(study).set_index("number")
     assert frame.loc[victim.number, "fail_reason"].startswith("stale: no heartbeat"), dead.user_attrs
     retry = [t for t in done if t.user_attrs.get("retry_of") == victim.number]
@@ -213,7 +214,7 @@ def test_kill9_journal_restart_picks_up_and_fail_stale(tmp_path, capsys, caplog)
 
     # A RUNNING trial whose worker cannot be checked from here (another machine): reported at start,
     # left alone by fail-stale, failed by fail-stale --older-than.
-    from ghostnas.search.cli import main
+    from ghostnas.cli import main
     st = load(str(journal), name)
     ghost = st.ask()
     ghost.set_user_attr("worker", {"host": "other-machine", "pid": 1, "start": 1, "ns": ""})
@@ -240,7 +241,7 @@ def test_fail_stale_fails_dead_worker_trial_before_restart(tmp_path, capsys):
     victim = _wait_running(str(journal), name, a.pid, a)
     a.send_signal(signal.SIGKILL)
     a.communicate()
-    from ghostnas.search.cli import main
+    from ghostnas.cli import main
     capsys.readouterr()
     assert main(["fail-stale", "--storage", str(journal), "--study", name]) == 0
     out = capsys.readouterr().out
@@ -249,7 +250,7 @@ def test_fail_stale_fails_dead_worker_trial_before_restart(tmp_path, capsys):
     assert st.trials[victim.number].state == TrialState.FAIL
     assert [t.params for t in st.trials if t.state == TrialState.WAITING] == [victim.params]
     # The retry is trained in this process (a worker with the stored config).
-    from ghostnas.search.study import load_stored_config
+    from ghostnas.search.readers import load_stored_config
     study = run_worker(load_stored_config(str(journal), name), worker_index=3, create=False)
     done = check_exactly_n(study, 1, tmp_path / "run")
     assert done[0].params == victim.params and done[0].user_attrs["retry_of"] == victim.number
@@ -259,7 +260,7 @@ def test_fail_stale_fails_dead_worker_trial_before_restart(tmp_path, capsys):
                                          (RuntimeError("CUDA out of memory. Tried to allocate"), "out of memory"),
                                          (KeyError("boom"), "KeyError: 'boom'")])
 def test_trial_that_raises_is_failed_with_reason_and_study_goes_on(tmp_path, monkeypatch, exc, reason):
-    import ghostnas.search.study as study_mod
+    import ghostnas.search.objective as study_mod
 
     real = study_mod.train_proxy
     calls = []
@@ -317,7 +318,7 @@ def test_process_killed_mid_write_leaves_old_file_trusted(tmp_path):
 
 
 def test_cli_same_seed_same_architectures_and_accuracies(tmp_path, capsys):
-    from ghostnas.search.cli import main
+    from ghostnas.cli import main
     import pandas as pd
 
     frames = []
@@ -346,7 +347,7 @@ def test_postgres_password_never_printed(tmp_path, capsys, caplog):
                 argv = cmdline.read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if "ghostnas.search.cli" in argv and "worker" in argv:
+            if "ghostnas.cli" in argv and "worker" in argv:
                 seen_worker = True
                 assert secret not in argv
         time.sleep(0.2)
@@ -355,7 +356,7 @@ def test_postgres_password_never_printed(tmp_path, capsys, caplog):
     assert ok.returncode == 0, ok.stderr[-3000:]
     assert seen_worker
     assert "postgresql+psycopg2://ghostnas:***@" in ok.stdout
-    from ghostnas.search.cli import main
+    from ghostnas.cli import main
     capsys.readouterr()
     for args in (["results", "--storage", url, "--study", name], ["fail-stale", "--storage", url, "--study", name],
                  ["results", "--storage", url, "--study", "missing"], ["worker", "--storage", url, "--study", name]):

@@ -2,7 +2,9 @@
 import optuna
 import pytest
 
-from ghostnas.search.study import StudyConfig, run_worker
+from ghostnas.search.study_config import StudyConfig
+
+from ghostnas.search.study import run_worker
 
 GRID_SPACE = {
     "family": "ghostnet", "name": "g", "num_classes": 10,

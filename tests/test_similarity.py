@@ -284,7 +284,7 @@ def cli_inputs(tmp_path_factory):
 
 
 def test_cli_similarity_writes_figures_and_tables(cli_inputs, tmp_path, capsys):
-    from ghostnas.search.cli import main
+    from ghostnas.cli import main
 
     d = cli_inputs
     out = tmp_path / "out"
@@ -317,7 +317,7 @@ def test_cli_similarity_writes_figures_and_tables(cli_inputs, tmp_path, capsys):
     (["--layer", "features.1", "--weights", "missing.pt"], "does not exist"),
 ])
 def test_cli_similarity_bad_input_exits_2_with_one_line(cli_inputs, tmp_path, capsys, argv, needle):
-    from ghostnas.search.cli import main
+    from ghostnas.cli import main
 
     d = cli_inputs
     rc = main(["similarity", "--model", str(d / "model.json"), "--data", f"npz:{d / 'tiny.npz'}",
@@ -340,7 +340,7 @@ def test_capture_ghost_module_v2_attn_and_ghostnet_bottleneck(rand_bn):
 
 
 def test_cli_similarity_torchvision_model_with_resize(cli_inputs, tmp_path):
-    from ghostnas.search.cli import main
+    from ghostnas.cli import main
 
     out = tmp_path / "tv"
     rc = main(["similarity", "--model", "torchvision:resnet18", "--layer", "layer1", "--data",

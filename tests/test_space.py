@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from ghostnas.ghostnet import GhostNetConfig, create_model
-from ghostnas.search.cli import main
+from ghostnas.cli import main
 from ghostnas.space import ArchConfig, build_model, list_spaces, load_space
 
 SPACES = ["ghostnet", "ghostnet_cifar", "ghost_vgg16_cifar", "ghost_resnet56_cifar"]

@@ -5,9 +5,11 @@ import optuna
 import pytest
 import torch
 
-from ghostnas.search.cli import main
+from ghostnas.cli import main
 from ghostnas.search.data import load_dataset, train_val_split
-from ghostnas.search.study import StudyConfig, open_study, run_worker, trials_frame
+from ghostnas.search.study_config import StudyConfig
+from ghostnas.search.study import open_study, run_worker
+from ghostnas.search.readers import trials_frame
 from ghostnas.search.train import Fidelity, TrainingDiverged, train_proxy
 
 TINY_SPACE = {
@@ -126,10 +128,10 @@ def test_diverged_trial_is_failed_with_reason_and_study_goes_on(tmp_path):
                       study={"n_trials": 1, "storage": "memory"})
     cfg = StudyConfig.from_dict(raw)
     study = open_study(cfg)
-    from ghostnas.search.study import _Objective
+    from ghostnas.search.objective import TrialObjective
     trial = study.ask()
     with pytest.raises(TrainingDiverged):
-        _Objective(cfg, study)(trial)
+        TrialObjective(cfg, study)(trial)
     assert trial.user_attrs["fail_reason"].startswith("diverged: loss became")
 
 

@@ -17,7 +17,7 @@
 # load a study → trial table → Pareto front (with the paper's models when comparable) →
 # hypervolume history → parameter importances.
 #
-# The defaults read the quick start's study (`ghostnas search --config experiments/quickstart.toml`
+# The defaults read the quick start's study (`ghostnas search --config quickstart`
 # writes `runs/quickstart/study.journal`). The test suite executes this notebook top to bottom on a
 # tiny study it makes itself, passing `GHOSTNAS_NB_STORAGE` / `GHOSTNAS_NB_STUDY` /
 # `GHOSTNAS_NB_OUT`. `ghostnas pareto` and `ghostnas report` make the same figures from the
@@ -37,15 +37,15 @@ OUT = os.environ.get("GHOSTNAS_NB_OUT") or tempfile.mkdtemp(prefix="pareto_nb_")
 # %%
 import pandas as pd
 
-from ghostnas.analysis import (hypervolume_history, load_study_readonly, paper_references, param_importances,
+from ghostnas.analysis import (hypervolume_history, paper_references, param_importances,
                                plot_front, reference_point)
 from ghostnas.analysis.pareto import study_objectives, trained_mask
-from ghostnas.search.study import pareto_trials, trials_frame
+from ghostnas.search.readers import open_existing_study, pareto_trials, trials_frame
 
 if not os.path.exists(STORAGE.removeprefix("journal:")) and "://" not in STORAGE:
-    raise FileNotFoundError(f"{STORAGE} not found: run `ghostnas search --config experiments/quickstart.toml` "
+    raise FileNotFoundError(f"{STORAGE} not found: run `ghostnas search --config quickstart` "
                             "first, or set GHOSTNAS_NB_STORAGE / GHOSTNAS_NB_STUDY")
-study = load_study_readonly(STORAGE, STUDY)
+study = open_existing_study(STORAGE, STUDY)
 objectives = study_objectives(study)
 directions = ["maximize" if d.name == "MAXIMIZE" else "minimize" for d in study.directions]
 cfg = study.user_attrs.get("ghostnas_config", {})

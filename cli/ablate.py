@@ -8,7 +8,7 @@ import sys
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ablate", help="run a paper ablation (grid over s or d, several seeds) and tabulate it")
-    p.add_argument("--config", required=True, help="ablation TOML, e.g. experiments/ablations/vgg16_ratio.toml")
+    p.add_argument("--config", required=True, help="ablation TOML, e.g. vgg16_ratio")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set fidelity=paper")
     p.add_argument("--no-report", action="store_true", help="only train; skip measurement, table and figure")

@@ -25,12 +25,12 @@ def _prepare(args: argparse.Namespace):
 
     import optuna
 
-    from ghostnas.analysis.report import load_study_readonly
+    from ghostnas.search.readers import open_existing_study
     from ghostnas.search.files import ensure_writable_dir
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    study = load_study_readonly(args.storage, args.study)
+    study = open_existing_study(args.storage, args.study)
     try:
         out = ensure_writable_dir(args.out, "--out folder")
     except PermissionError as e:

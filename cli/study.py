@@ -12,7 +12,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="run (or resume) an architecture search study from a TOML config")
-    p.add_argument("--config", required=True, help="study TOML, e.g. experiments/quickstart.toml")
+    p.add_argument("--config", required=True, help="study TOML, e.g. quickstart")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set study.n_trials=50")
     p.add_argument("--workers", type=int, default=None, help="worker processes on this machine (default: config)")
@@ -101,7 +101,9 @@ def _storage_url(cfg) -> str:
 def run_search(args: argparse.Namespace) -> int:
     from ghostnas.search.config import load_config
     from ghostnas.search.storage import redact
-    from ghostnas.search.study import StudyConfig, open_study, prepare_data, run_worker
+    from ghostnas.search.study_config import StudyConfig
+    from ghostnas.search.study import open_study, run_worker
+    from ghostnas.search.objective import prepare_data
 
     _logging(args.verbose)
     raw = load_config(args.config, args.overrides)
@@ -120,7 +122,7 @@ def run_search(args: argparse.Namespace) -> int:
         env = {**os.environ, "GHOSTNAS_STORAGE_URL": url}
         url = "env:GHOSTNAS_STORAGE_URL"
     for i in range(1, workers):
-        cmd = [sys.executable, "-m", "ghostnas.search.cli", "worker", "--storage", url, "--study", cfg.name,
+        cmd = [sys.executable, "-m", "ghostnas.cli", "worker", "--storage", url, "--study", cfg.name,
                "--index", str(i)] + (["-v"] if args.verbose else [])
         procs.append(subprocess.Popen(cmd, env=env))
     try:
@@ -141,7 +143,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 def _finish(study, cfg) -> int:
     from ghostnas.analysis.pareto import plot_front
-    from ghostnas.search.study import pareto_trials, trials_frame
+    from ghostnas.search.readers import pareto_trials, trials_frame
     from ghostnas.search.storage import redact
 
     df = trials_frame(study)
@@ -167,7 +169,8 @@ def _finish(study, cfg) -> int:
 
 
 def run_worker_cmd(args: argparse.Namespace) -> int:
-    from ghostnas.search.study import load_stored_config, run_worker
+    from ghostnas.search.readers import load_stored_config
+    from ghostnas.search.study import run_worker
 
     _logging(args.verbose)
     cfg = load_stored_config(args.storage, args.study)
@@ -176,24 +179,13 @@ def run_worker_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(storage: str, name: str, heartbeat: bool = False):
-    import optuna
-
-    from ghostnas.search.storage import open_storage, redact
-
-    st = open_storage(storage, None, heartbeat=heartbeat, must_exist=True)
-    names = [s.study_name for s in optuna.get_all_study_summaries(st)]
-    if name not in names:
-        raise ValueError(f"study {name!r} not found in {redact(storage)}; studies there: {', '.join(names) or 'none'}")
-    return optuna.load_study(study_name=name, storage=st)
-
-
 def run_fail_stale(args: argparse.Namespace) -> int:
-    from ghostnas.search.study import fail_stale
+    from ghostnas.search.readers import open_existing_study
+    from ghostnas.search.recovery import fail_stale
 
     if args.older_than is not None and not args.older_than >= 0:
         raise ValueError(f"--older-than {args.older_than:g} is not allowed; expected seconds >= 0")
-    study = _load(args.storage, args.study, heartbeat=True)
+    study = open_existing_study(args.storage, args.study, heartbeat=True)
     done, left = fail_stale(study, older_than=args.older_than, retry=not args.no_retry)
     for number, why, retried in done:
         print(f"failed trial #{number}: {why}" + ("; queued a retry with the same parameters" if retried else ""))
@@ -207,9 +199,9 @@ def run_fail_stale(args: argparse.Namespace) -> int:
 def run_results(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ghostnas.search.study import pareto_trials, trials_frame
+    from ghostnas.search.readers import open_existing_study, pareto_trials, trials_frame
 
-    study = _load(args.storage, args.study)
+    study = open_existing_study(args.storage, args.study)
     df = trials_frame(study)
     cols = [c for c in ["number", "state", *study.user_attrs.get("objectives", []), "macs", "params",
                         "arch_id", "train_s", "feasible", "fail_reason"] if c in df.columns]
@@ -234,9 +226,10 @@ def run_export(args: argparse.Namespace) -> int:
     import shlex
 
     from ghostnas.search.files import atomic_write_json, ensure_writable_dir
+    from ghostnas.search.readers import open_existing_study
     from ghostnas.space import ArchConfig
 
-    study = _load(args.storage, args.study)
+    study = open_existing_study(args.storage, args.study)
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     if args.trial not in trials:
         raise ValueError(f"trial {args.trial} not found in study {args.study!r} ({len(trials)} trials)")

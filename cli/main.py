@@ -19,21 +19,17 @@ from typing import Optional, Sequence
 # slower. Passive waiting costs nothing measurable when the machine is idle. Must precede torch.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__all__ = ["main", "build_parser", "COMMAND_MODULES", "UsageError"]
+__all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
 COMMAND_MODULES = [
-    "ghostnas.search.cli_models",
-    "ghostnas.search.cli_ablate",
-    "ghostnas.search.cli_space",
-    "ghostnas.search.cli_study",
-    "ghostnas.search.cli_profile",
-    "ghostnas.search.cli_similarity",
-    "ghostnas.search.cli_analysis",
+    "ghostnas.cli.models",
+    "ghostnas.cli.ablate",
+    "ghostnas.cli.space",
+    "ghostnas.cli.study",
+    "ghostnas.cli.profile",
+    "ghostnas.cli.similarity",
+    "ghostnas.cli.analysis",
 ]
-
-
-class UsageError(ValueError):
-    """Bad input from the user; printed as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):

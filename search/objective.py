@@ -1,0 +1,205 @@
+"""One trial of a study: suggest an architecture, count it, check the budgets, measure latency, train.
+
+Trial accounting: the study runs until it has ``n_trials`` COMPLETE trials in total. A trial is
+*surplus* when, at the moment it started, enough earlier trials were already complete, running or
+waiting; it is then recorded as failed with reason "surplus" and never trained, so concurrent
+workers stop at exactly ``n_trials`` finished trials. An architecture already finished in the study
+is not retrained: its values are reused and the trial notes ``reused_from``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from typing import Any, Optional
+
+import optuna
+import torch
+from optuna.storages._heartbeat import is_heartbeat_enabled
+from optuna.trial import TrialState
+
+from ghostnas.space import ArchConfig, build_model
+
+from .data import load_dataset, train_val_split
+from .files import atomic_write_json, file_lock
+from .recovery import worker_gone
+from .study_config import StudyConfig
+from .train import TrainingDiverged, train_proxy
+
+__all__ = ["TrialObjective", "SurplusTrial", "prepare_data"]
+log = logging.getLogger("ghostnas.search")
+
+_DATA_CACHE: dict[Any, Any] = {}
+
+
+def prepare_data(cfg: StudyConfig) -> tuple[Any, Any, int]:
+    """``(train, val, num_classes)`` of a study: loaded and split once per process, and before the
+    study is created, so a missing or bad data set leaves the storage untouched."""
+    spec = cfg.data["dataset"]
+    kind, _, arg = str(spec).partition(":")
+    stamp = None
+    if kind in ("npz", "imagefolder") and arg:
+        try:
+            st = os.stat(arg)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass
+    f = cfg.fidelity
+    key = (spec, cfg.data.get("data_dir"), bool(cfg.data.get("download", False)), stamp, f.val_fraction,
+           f.val_size, f.fraction, cfg.seed)
+    if key not in _DATA_CACHE:
+        full = load_dataset(spec, cfg.data.get("data_dir"), cfg.data.get("download", False))
+        train, val = train_val_split(full, f.val_fraction, seed=cfg.seed, fraction=f.fraction, val_size=f.val_size)
+        cfg.space(num_classes=full.num_classes)  # the space must fit the data's classes
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = (train, val, full.num_classes)
+    return _DATA_CACHE[key]
+
+
+class TrialObjective:
+    """Evaluates one trial: suggest → analytic counts → constraints → (latency) → train."""
+
+    def __init__(self, cfg: StudyConfig, study: optuna.Study) -> None:
+        self.cfg = cfg
+        self.study = study
+        self.train, self.val, num_classes = prepare_data(cfg)
+        self.space = cfg.space(num_classes=num_classes)
+        self.trials_dir = cfg.run_dir / "trials"
+
+    def _surplus(self, trial: optuna.Trial) -> bool:
+        earlier = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING))
+        return sum(t.number < trial.number for t in earlier) >= self.cfg.n_trials
+
+    def _reuse(self, arch_id: str, number: int) -> Optional[optuna.trial.FrozenTrial]:
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if t.user_attrs.get("arch_id") == arch_id and t.number != number and not t.user_attrs.get("reused_from") \
+                    and not t.user_attrs.get("rejected"):
+                return t
+        return None
+
+    def _wait_for_twin(self, trial: optuna.Trial, arch_id: str) -> bool:
+        """If an earlier trial of a live worker is training the same architecture right now, wait
+        for it (so each architecture is trained once, even by concurrent workers). Returns whether
+        it waited. Only earlier trials are waited for, so two trials never wait for each other; a
+        twin whose worker dies stops the wait (heartbeat / dead pid), and this trial trains."""
+        storage = self.study._storage
+        waited = False
+        while True:
+            twins = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                     if t.number < trial.number and t.user_attrs.get("arch_id") == arch_id]
+            if twins and is_heartbeat_enabled(storage):
+                stale = set(storage._get_stale_trial_ids(self.study._study_id))
+                twins = [t for t in twins if t._trial_id not in stale]
+            elif twins:
+                twins = [t for t in twins if worker_gone(t.user_attrs.get("worker")) is False]
+            if not twins:
+                return waited
+            if not waited:
+                log.info("trial %d: trial %d is training the same architecture; waiting to reuse it",
+                         trial.number, twins[0].number)
+                trial.set_user_attr("waited_for", twins[0].number)
+                waited = True
+            time.sleep(0.5)
+
+    def _latency_ms(self, arch: ArchConfig) -> dict[str, Any]:
+        from ghostnas.space.measure import measure_latency
+        from ghostnas.ghostnet.fuse import fuse_for_inference
+
+        lat = self.cfg.latency
+        # One measurement at a time on this machine, whatever the number of worker processes.
+        with file_lock(self.cfg.run_dir / "latency.lock"):
+            model = fuse_for_inference(build_model(arch).eval())
+            res = measure_latency(model, arch.resolution, batch=lat.get("batch", 1),
+                                  device=lat.get("device", "cpu"), threads=lat.get("threads", 1),
+                                  channels_last=lat.get("channels_last", True),
+                                  min_run_time=lat.get("min_run_time", 0.3))
+        return res.to_dict()
+
+    def __call__(self, trial: optuna.Trial) -> Any:
+        from ghostnas.space.measure import analytic_counts
+
+        cfg = self.cfg
+        arch = self.space.suggest(trial)
+        if self._surplus(trial):
+            trial.set_user_attr("fail_reason", f"surplus: the study already had {cfg.n_trials} trials")
+            raise SurplusTrial()
+        counts = analytic_counts(arch)
+        trial.set_user_attr("arch_id", arch.id)
+        trial.set_user_attr("arch", arch.to_json())
+        trial.set_user_attr("macs", counts.macs)
+        trial.set_user_attr("params", counts.params)
+        metrics: dict[str, Any] = {"macs": counts.macs, "params": counts.params}
+        values: dict[str, float] = {"macs": float(counts.macs), "params": float(counts.params)}
+        constraints = {}
+        if "macs_max" in cfg.constraints:
+            constraints["macs"] = counts.macs - cfg.constraints["macs_max"]
+        if "params_max" in cfg.constraints:
+            constraints["params"] = counts.params - cfg.constraints["params_max"]
+        for name, v in constraints.items():
+            trial.set_constraint(name, float(v))
+        over = [n for n, v in constraints.items() if v > 0]
+        self._write_trial_file(trial, "config.json", {"arch_id": arch.id, "arch": arch.to_dict(),
+                                                     "params": trial.params})
+        if over:
+            # Rejected by the analytical count: never trained. Feasibility is in the constraints.
+            reason = ", ".join(f"{n} {metrics[n]:,} > budget {cfg.constraints[n + '_max']:,}" for n in over)
+            trial.set_user_attr("rejected", reason)
+            values["accuracy"] = 0.0
+            values["latency"] = math.inf if "latency" in cfg.objectives else 0.0
+            self._write_trial_file(trial, "metrics.json", {**metrics, "rejected": reason})
+            return self._values(values)
+        prior = self._reuse(arch.id, trial.number)
+        if prior is None and self._wait_for_twin(trial, arch.id):
+            prior = self._reuse(arch.id, trial.number)
+        if prior is not None:
+            trial.set_user_attr("reused_from", prior.number)
+            for k in ("curve", "latency_ms", "latency", "train_s", "device"):
+                if k in prior.user_attrs:
+                    trial.set_user_attr(k, prior.user_attrs[k])
+            self._write_trial_file(trial, "metrics.json", {**metrics, "reused_from": prior.number})
+            return prior.values if len(prior.values) > 1 else prior.values[0]
+        if "latency" in cfg.objectives or "latency_ms_max" in cfg.constraints:
+            lat = self._latency_ms(arch)
+            trial.set_user_attr("latency", lat)
+            trial.set_user_attr("latency_ms", lat["median_ms"])
+            values["latency"] = lat["median_ms"]
+            metrics["latency"] = lat
+            if "latency_ms_max" in cfg.constraints:
+                trial.set_constraint("latency", lat["median_ms"] - cfg.constraints["latency_ms_max"])
+        torch.manual_seed(cfg.seed)
+        model = build_model(arch)
+        single = len(cfg.objectives) == 1
+
+        def report(epoch: int, acc: float) -> None:
+            trial.set_user_attr("curve", trial.user_attrs.get("curve", []) + [acc])
+            if single:
+                trial.report(acc, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after epoch {epoch + 1} at accuracy {acc:.4f}")
+
+        t0 = time.perf_counter()
+        try:
+            res = train_proxy(model, self.train, self.val, cfg.fidelity, seed=cfg.seed, device=cfg.device,
+                              report=report)
+        except TrainingDiverged as e:
+            trial.set_user_attr("fail_reason", f"diverged: {e}")
+            raise
+        trial.set_user_attr("train_s", round(time.perf_counter() - t0, 3))
+        trial.set_user_attr("compute_s", round(res.compute_s, 3))
+        trial.set_user_attr("device", res.device)
+        values["accuracy"] = res.val_acc
+        metrics.update(res.to_dict())
+        self._write_trial_file(trial, "metrics.json", metrics)
+        return self._values(values)
+
+    def _values(self, values: dict[str, float]) -> Any:
+        out = [values[o] for o in self.cfg.objectives]
+        return out if len(out) > 1 else out[0]
+
+    def _write_trial_file(self, trial: optuna.Trial, name: str, obj: dict) -> None:
+        atomic_write_json(self.trials_dir / f"{trial.number:05d}" / name, obj)
+
+
+class SurplusTrial(Exception):
+    """Another worker already started the last trial the study needed."""

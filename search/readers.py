@@ -1,0 +1,140 @@
+"""Reading existing studies: open one by storage URL or path, list the studies in a storage, rebuild
+the stored config, the trial table and the Pareto set. Every command that reads a study uses these."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import optuna
+from optuna.trial import TrialState
+
+from .config import ConfigError
+from .storage import is_rdb, open_storage, redact
+from .study_config import StudyConfig
+
+__all__ = ["open_existing_study", "list_studies", "load_stored_config", "trials_frame", "pareto_trials"]
+
+
+def _check_storage_file(url: str) -> None:
+    """A journal or SQLite path that does not exist (or is a folder) is an error, never created."""
+    if url.startswith("env:"):
+        return
+    path = None
+    if url.startswith("journal:"):
+        path = Path(url[len("journal:"):])
+    elif not is_rdb(url):
+        path = Path(url)
+    elif url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url[len("sqlite:///"):])
+    if path is not None:
+        if path.is_dir():
+            raise ConfigError(f"storage {str(path)!r} is a folder; give the journal file (e.g. runs/NAME/study.journal)")
+        if not path.is_file():
+            raise ConfigError(f"storage {str(path)!r} not found (no such journal or database file)")
+
+
+def _open_readable(storage: str, heartbeat: bool = False) -> tuple[Any, list[str]]:
+    url = str(storage)
+    if url == "memory":
+        raise ConfigError("--storage memory holds no study outside the process that made it; give a journal "
+                          "path or a database URL")
+    _check_storage_file(url)
+    try:
+        st = open_storage(url, None, heartbeat=heartbeat, must_exist=True)
+        names = [s.study_name for s in optuna.get_all_study_summaries(st)]
+    except ValueError as e:  # StorageError and friends already carry a redacted one-liner
+        raise ConfigError(f"cannot read storage {redact(url)}: {' '.join(str(e).split())[:300]}") from None
+    except Exception as e:  # noqa: BLE001 - corrupt journal, wrong database: one line, no traceback
+        raise ConfigError(f"cannot read storage {redact(url)}: {type(e).__name__}: "
+                          f"{' '.join(redact(str(e)).split())[:300]}") from None
+    return st, names
+
+
+def list_studies(storage: str) -> list[str]:
+    """Names of the studies in an existing storage (journal path, ``sqlite:///``, ``postgresql://``, ``env:NAME``).
+
+    Raises:
+        ConfigError: the storage does not exist or cannot be read (one line, password redacted).
+    """
+    return _open_readable(storage)[1]
+
+
+def open_existing_study(storage: str, study_name: Optional[str] = None, heartbeat: bool = False) -> optuna.Study:
+    """Load a study that exists, creating nothing.
+
+    Args:
+        storage: journal path, ``journal:PATH``, ``sqlite:///PATH``, ``postgresql://...`` or ``env:NAME``.
+        study_name: the study; may be omitted when the storage holds exactly one.
+        heartbeat: attach Optuna's heartbeat (for commands that fail stale trials).
+
+    Raises:
+        ConfigError: missing storage file, unreadable storage, unknown study (listing those there), or
+            no name given for a storage with several studies.
+    """
+    st, names = _open_readable(storage, heartbeat)
+    url = redact(str(storage))
+    if study_name is None:
+        if len(names) != 1:
+            raise ConfigError(f"{url} holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                              "name one with --study")
+        study_name = names[0]
+    if study_name not in names:
+        raise ConfigError(f"study {study_name!r} not found in {url}; studies there: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=study_name, storage=st)
+
+
+def load_stored_config(storage_url: str, study_name: Optional[str] = None) -> StudyConfig:
+    """Rebuild a study's config from its storage (for ``ghostnas worker``)."""
+    study = open_existing_study(storage_url, study_name)
+    study_name = study.study_name
+    raw = study.user_attrs.get("ghostnas_config")
+    if raw is None:
+        raise ConfigError(f"study {study_name!r} was not created by ghostnas (no stored config)")
+    raw = copy.deepcopy(raw)
+    raw.setdefault("study", {})["storage"] = storage_url
+    raw["study"]["name"] = study_name
+    return StudyConfig.from_dict(raw)
+
+
+def trials_frame(study: optuna.Study) -> "Any":
+    """The study's trials as a pandas DataFrame: params, objectives, arch id, counts, curve, reasons."""
+    import pandas as pd
+
+    objectives = study.user_attrs.get("objectives") or [f"value_{i}" for i in range(len(study.directions))]
+    rows = []
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+    for t in trials:
+        row: dict[str, Any] = {"number": t.number, "state": t.state.name}
+        for i, o in enumerate(objectives):
+            row[o] = t.values[i] if t.values is not None else None
+        ua = t.user_attrs
+        row.update({"arch_id": ua.get("arch_id"), "macs": ua.get("macs"), "params": ua.get("params"),
+                    "latency_ms": ua.get("latency_ms"), "train_s": ua.get("train_s"), "device": ua.get("device"),
+                    "feasible": all(v <= 0 for v in t.constraints.values()) if t.constraints else True,
+                    "rejected": ua.get("rejected"), "reused_from": ua.get("reused_from"),
+                    "fail_reason": ua.get("fail_reason") or (
+                        "stale: no heartbeat for the grace period (failed by Optuna)"
+                        if t.state == TrialState.FAIL and t.number in retried else None),
+                    "retry_of": ua.get("retry_of"), "curve": json.dumps(ua.get("curve")) if ua.get("curve") else None,
+                    "duration_s": t.duration.total_seconds() if t.duration else None})
+        row.update({f"param.{k}": v for k, v in t.params.items()})
+        row["arch"] = ua.get("arch")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Pareto-optimal feasible trained trials (Optuna's ``best_trials``; the best trial for one
+    objective), without trials that only reused another trial's architecture."""
+    if len(study.directions) == 1:
+        try:
+            best = [study.best_trial]
+        except ValueError:
+            return []
+    else:
+        best = study.best_trials
+    return sorted((t for t in best if t.user_attrs.get("reused_from") is None
+                   and not t.user_attrs.get("rejected")), key=lambda t: t.number)

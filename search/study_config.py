@@ -1,0 +1,144 @@
+"""Study configs: the validated form of a study TOML (space, data, fidelity, objectives, constraints,
+sampler, pruner, trials, storage)."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ghostnas.space import SearchSpace, load_space
+
+from .config import ConfigError, check_keys
+from .train import Fidelity
+
+__all__ = ["StudyConfig", "OBJECTIVES", "SAMPLERS", "PRUNERS"]
+
+OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize"}
+SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "gp", "grid")
+PRUNERS = ("none", "median", "hyperband")
+_TOP = {"name", "space", "seed", "objectives", "data", "fidelity", "constraints", "sampler", "pruner",
+        "study", "latency", "description"}
+_DATA = {"dataset", "data_dir", "download"}
+_STUDY = {"name", "n_trials", "storage", "run_dir", "workers", "device", "threads", "heartbeat_interval",
+          "grace_period"}
+_CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max"}
+_LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time"}
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study config (see module docs); ``raw`` keeps the resolved TOML dict."""
+
+    name: str
+    space_spec: dict
+    seed: int
+    objectives: tuple[str, ...]
+    data: dict
+    fidelity: Fidelity
+    constraints: dict
+    sampler: dict
+    pruner: dict
+    n_trials: int
+    storage: Optional[str]
+    run_dir: Path
+    workers: int
+    device: str
+    threads: Optional[int]
+    latency: dict
+    raw: dict = field(compare=False)
+    heartbeat_interval: Optional[int] = None
+    grace_period: Optional[int] = None
+
+    @property
+    def directions(self) -> list[str]:
+        return [OBJECTIVES[o] for o in self.objectives]
+
+    def space(self, num_classes: Optional[int] = None) -> SearchSpace:
+        return SearchSpace(copy.deepcopy(self.space_spec), num_classes)
+
+    @property
+    def signature(self) -> dict[str, Any]:
+        """What must not change when a study is resumed."""
+        spec_hash = hashlib.sha256(json.dumps(self.space_spec, sort_keys=True).encode()).hexdigest()[:12]
+        return {"objectives": list(self.objectives), "space": spec_hash}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], base_dir: Path = Path(".")) -> "StudyConfig":
+        check_keys(raw, _TOP, "the study config")
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError("study config: 'name' must be a non-empty string")
+        if "space" not in raw:
+            raise ConfigError("study config: missing key 'space' (a shipped space name or a .toml path)")
+        space_ref = raw["space"]
+        if isinstance(space_ref, dict):
+            spec = space_ref
+        else:
+            p = Path(space_ref)
+            if p.suffix == ".toml" and not p.is_absolute():
+                p = base_dir / p
+            spec = load_space(p if p.suffix else space_ref).spec
+        SearchSpace(copy.deepcopy(spec))  # validate now: nothing half-built
+        objectives = raw.get("objectives", ["accuracy", "macs"])
+        if not isinstance(objectives, list) or not objectives:
+            raise ConfigError("study config: objectives must be a non-empty list, e.g. [\"accuracy\", \"macs\"]")
+        for o in objectives:
+            if o not in OBJECTIVES:
+                raise ConfigError(f"study config: unknown objective {o!r}; choose from {', '.join(OBJECTIVES)}")
+        if len(set(objectives)) != len(objectives):
+            raise ConfigError(f"study config: duplicate objectives {objectives}")
+        if "accuracy" not in objectives:
+            raise ConfigError("study config: objectives must include 'accuracy'")
+        data = dict(raw.get("data", {"dataset": "digits"}))
+        check_keys(data, _DATA, "[data]")
+        data.setdefault("dataset", "digits")
+        fidelity = Fidelity.from_dict(dict(raw.get("fidelity", {})))
+        constraints = dict(raw.get("constraints", {}))
+        check_keys(constraints, _CONSTRAINTS, "[constraints]")
+        for k, v in constraints.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                raise ConfigError(f"[constraints] {k} = {v!r} is not allowed; expected a number > 0")
+        sampler = dict(raw.get("sampler", {}))
+        sampler.setdefault("name", "tpe")
+        if sampler["name"] not in SAMPLERS:
+            raise ConfigError(f"study config: unknown sampler {sampler['name']!r}; choose from {', '.join(SAMPLERS)}")
+        pruner = dict(raw.get("pruner", {}))
+        pruner.setdefault("name", "none")
+        if pruner["name"] not in PRUNERS:
+            raise ConfigError(f"study config: unknown pruner {pruner['name']!r}; choose from {', '.join(PRUNERS)}")
+        if pruner["name"] != "none" and len(objectives) > 1:
+            raise ConfigError(f"study config: pruner {pruner['name']!r} cannot be used with {len(objectives)} "
+                              "objectives: Optuna does not support pruning in multi-objective studies "
+                              "(use one objective, or pruner = {name = \"none\"})")
+        if sampler["name"] == "nsga3" and len(objectives) < 2:
+            raise ConfigError("study config: sampler 'nsga3' needs at least 2 objectives")
+        study = dict(raw.get("study", {}))
+        check_keys(study, _STUDY, "[study]")
+        n_trials = study.get("n_trials", 20)
+        if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
+            raise ConfigError(f"[study] n_trials = {n_trials!r} is not allowed; expected an integer >= 1")
+        workers = study.get("workers", 1)
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ConfigError(f"[study] workers = {workers!r} is not allowed; expected an integer >= 1")
+        seed = raw.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ConfigError(f"study config: seed = {seed!r} is not allowed; expected an integer")
+        for k in ("heartbeat_interval", "grace_period", "threads"):
+            v = study.get(k)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ConfigError(f"[study] {k} = {v!r} is not allowed; expected an integer >= 1")
+        latency = dict(raw.get("latency", {}))
+        check_keys(latency, _LATENCY, "[latency]")
+        run_dir = Path(study.get("run_dir", f"runs/{name}"))
+        if not run_dir.is_absolute():
+            run_dir = base_dir / run_dir
+        resolved = copy.deepcopy(raw)
+        resolved["space"] = spec
+        return cls(name=study.get("name", name), space_spec=spec, seed=seed, objectives=tuple(objectives),
+                   data=data, fidelity=fidelity, constraints=constraints, sampler=sampler, pruner=pruner,
+                   n_trials=n_trials, storage=study.get("storage"), run_dir=run_dir, workers=workers,
+                   device=study.get("device", "auto"), threads=study.get("threads"), latency=latency, raw=resolved,
+                   heartbeat_interval=study.get("heartbeat_interval"), grace_period=study.get("grace_period"))
