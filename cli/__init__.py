@@ -4,6 +4,6 @@ Each command module parses its arguments, makes one call into the library
 (:mod:`ghostnas.ghostnet`, :mod:`ghostnas.space`, :mod:`ghostnas.search`, :mod:`ghostnas.analysis`)
 and prints the result. :func:`main` is the console entry point.
 """
-from .main import build_parser, main
+from .app import build_parser, main
 
 __all__ = ["main", "build_parser"]

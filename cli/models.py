@@ -11,20 +11,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _default_input(name: str) -> int:
-    return 32 if name.endswith("_cifar") else 224
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ghostnas.ghostnet import create_model, list_models
+    from ghostnas.ghostnet import create_model, default_resolution, list_models
 
     rows = []
     for name in list_models():
         model = create_model(name).eval()
-        res = _default_input(name)
+        res = default_resolution(name)
         with FlopCounterMode(display=False) as counter, torch.inference_mode():
             model(torch.zeros(1, 3, res, res))
         rows.append({"name": name, "input": res, "params": sum(p.numel() for p in model.parameters()),

@@ -8,9 +8,9 @@ of:
 * an ArchConfig-shaped object: ``{"family": "ghostnet"|"cifar", "model": {...}, "resolution": N}``
   (``resolution`` is the default ``--input``).
 
-Without ``family`` the family is inferred: an ``arch`` key means CIFAR, ``stages`` means GhostNet.
-The default input is the config's resolution, else 32 for ``*_cifar`` names and CIFAR configs,
-else 224. Latency runs with ``OMP_WAIT_POLICY=PASSIVE`` unless that variable is already set (OpenMP
+Without ``family`` the family is inferred: an ``arch`` key means CIFAR, else GhostNet
+(``ghostnas.space.load_model_spec``). The default input is the config's resolution, else 32 for
+CIFAR models, else 224 (``ghostnas.ghostnet.default_resolution``). Latency runs with ``OMP_WAIT_POLICY=PASSIVE`` unless that variable is already set (OpenMP
 spin-waiting on a shared CPU can make 2-thread inference 100x slower).
 """
 from __future__ import annotations
@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Optional
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,58 +40,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _family(d: dict) -> str:
-    fam = d.get("family")
-    if fam is None:
-        fam = "cifar" if "arch" in d else "ghostnet" if "stages" in d else None
-    if fam not in ("ghostnet", "cifar"):
-        raise ValueError(f"config family must be 'ghostnet' or 'cifar', got {fam!r}")
-    return fam
-
-
-def load_config_file(path: str) -> tuple[Any, Optional[int]]:
-    """``(model config, resolution or None)`` from a profile JSON file (see module docs)."""
-    from ghostnas.ghostnet import CifarNetConfig, GhostNetConfig
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a directory, expected a config JSON file") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    resolution = None
-    if "model" in data:
-        family = _family({**data["model"], "family": data.get("family", data["model"].get("family"))}
-                         if isinstance(data["model"], dict) else data)
-        resolution = data.get("resolution")
-        if resolution is not None and (not isinstance(resolution, int) or isinstance(resolution, bool)
-                                       or resolution < 1):
-            raise ValueError(f"{path}: resolution must be a positive integer, got {resolution!r}")
-        body = data["model"]
-        if not isinstance(body, dict):
-            raise ValueError(f"{path}: 'model' must be a JSON object")
-    else:
-        family, body = _family(data), data
-    body = {k: v for k, v in body.items() if k != "family"}
-    cls = GhostNetConfig if family == "ghostnet" else CifarNetConfig
-    try:
-        return cls.from_dict(body), resolution
-    except TypeError as e:  # unknown or missing keys
-        raise ValueError(f"{path}: bad {cls.__name__}: {e}") from None
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.no_latency and "torch" not in sys.modules:
         # On a CPU shared with other jobs, OpenMP spin-waiting makes multi-threaded batch-1
         # inference up to 100x slower; sleeping waits avoid it. Only effective before torch loads.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from ghostnas.ghostnet import CifarNetConfig, build_model, deploy_model, fuse_for_inference, model_config
-    from ghostnas.space.measure import count_flops, measure_latency
+    from ghostnas.ghostnet import build_model, default_resolution
+    from ghostnas.space import count_flops, load_model_spec, measure_deploy_latency, measure_latency
 
     for name in ("batch", "threads"):
         if getattr(args, name) < 1:
@@ -106,27 +60,21 @@ def run(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             raise ValueError("--device cuda requested but CUDA is not available")
 
-    target = args.target
-    if target.endswith(".json") or os.sep in target or os.path.exists(target):
-        if not os.path.exists(target):
-            raise FileNotFoundError(f"no such config file: {target}")
-        cfg, resolution = load_config_file(target)
-        label = os.path.basename(target)
-    else:
-        cfg, resolution = model_config(target), None
-        label = target
-    res = args.input or resolution or (32 if isinstance(cfg, CifarNetConfig) else 224)
+    spec = load_model_spec(args.target)
+    cfg, label = spec.config, spec.label
+    res = args.input or spec.resolution or default_resolution(cfg)
 
     model = build_model(cfg).eval()
     report = count_flops(model, (cfg.in_chans, res, res), analytic_config=cfg)
     latency = None
     if not args.no_latency:
         shape = (cfg.in_chans, res, res)
-        net = deploy_model(model, input_size=shape) if args.deploy else \
-            fuse_for_inference(model) if args.fused else model
-        latency = measure_latency(net, shape, batch=args.batch, device=args.device,
-                                  threads=args.threads, channels_last=args.channels_last or args.deploy,
-                                  min_run_time=args.min_run_time)
+        timing = dict(batch=args.batch, device=args.device, threads=args.threads,
+                      channels_last=args.channels_last or args.deploy, min_run_time=args.min_run_time)
+        if args.deploy or args.fused:
+            latency = measure_deploy_latency(model, shape, script=args.deploy, **timing)
+        else:
+            latency = measure_latency(model, shape, **timing)
 
     if args.json:
         out = {"model": label, "input": res, "params": report.params, **report.to_dict(),

@@ -28,6 +28,9 @@ def read_state_dict(path: Union[str, os.PathLike], prefer_ema: bool = False) -> 
         path: The checkpoint file.
         prefer_ema: Take ``state_dict_ema`` over ``state_dict`` when both are present.
 
+    Returns:
+        The state dict (parameter/buffer name to tensor).
+
     Raises:
         CheckpointError: missing or corrupt file, or one that needs unpickling arbitrary objects.
     """
@@ -62,6 +65,15 @@ def read_state_dict(path: Union[str, os.PathLike], prefer_ema: bool = False) -> 
 def load_checkpoint(model: nn.Module, path: Union[str, os.PathLike], strict: bool = True,
                     prefer_ema: bool = False) -> nn.Module:
     """Load a checkpoint into ``model`` (see :func:`read_state_dict`) and return the model.
+
+    Args:
+        model: The network to load into (modified in place).
+        path: The checkpoint file.
+        strict: Require exactly the model's keys (shape mismatches always fail).
+        prefer_ema: Take ``state_dict_ema`` over ``state_dict`` when both are present.
+
+    Returns:
+        ``model``.
 
     Raises:
         CheckpointError: unreadable file, or keys/shapes that belong to another architecture.

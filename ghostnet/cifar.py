@@ -41,6 +41,16 @@ def cifar_conv_layers(arch: str, width: float = 1.0) -> list[tuple[int, int, int
     """The replaceable convs of an architecture as ``(in, out, stride)``, in order.
 
     The first conv (kept plain in every Ghost version) is not in the list.
+
+    Args:
+        arch: ``"vgg16"`` or ``"resnet56"``.
+        width: Width multiplier.
+
+    Returns:
+        One ``(in_channels, out_channels, stride)`` per replaceable conv (12 / 54).
+
+    Raises:
+        ValueError: unknown ``arch``.
     """
     if arch == "vgg16":
         layers, in_chs, first = [], 3, True
@@ -114,22 +124,35 @@ class CifarNetConfig:
 
     @property
     def ghost(self) -> bool:
+        """True for the Ghost network, False for the plain one."""
         return self.ratios is not None
 
     @classmethod
     def uniform(cls, arch: str, ratio: Optional[int] = None, dw_size: Optional[int] = None,
                 **kwargs: Any) -> "CifarNetConfig":
-        """Plain network if ``ratio`` is None, else the same ``s``/``d`` in every replaced conv."""
+        """Plain network if ``ratio`` is None, else the same ``s``/``d`` in every replaced conv.
+
+        Args:
+            arch: ``"vgg16"`` or ``"resnet56"``.
+            ratio: Ghost ratio ``s`` of every replaced conv, or None for the plain network.
+            dw_size: Cheap-op kernel ``d`` (default 3).
+            **kwargs: Further fields (``num_classes``, ``width``, ``in_chans``).
+
+        Returns:
+            The config.
+        """
         if ratio is None:
             return cls(arch=arch, **kwargs)
         n = len(cifar_conv_layers(arch, 1.0))
         return cls(arch=arch, ratios=(ratio,) * n, dw_sizes=(dw_size if dw_size is not None else 3,) * n, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain-data form; :meth:`from_dict` inverts it."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CifarNetConfig":
+        """Config from :meth:`to_dict` output (raises TypeError on unknown keys)."""
         d = dict(d)
         for k in ("ratios", "dw_sizes"):
             if d.get(k) is not None:
@@ -137,10 +160,12 @@ class CifarNetConfig:
         return cls(**d)
 
     def to_json(self) -> str:
+        """JSON of :meth:`to_dict`, keys sorted."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, s: str) -> "CifarNetConfig":
+        """Config from :meth:`to_json` output."""
         return cls.from_dict(json.loads(s))
 
 
@@ -217,11 +242,13 @@ class CifarNet(nn.Module):
             self.classifier = nn.Linear(self.num_features, config.num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """All conv layers: images to the last feature maps (before pooling)."""
         if self.config.arch == "vgg16":
             return self.features(x)
         return self.layers(self.stem(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(N, in_chans, H, W)`` to logits ``(N, num_classes)``."""
         x = self.forward_features(x)
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)
         return self.classifier(x)

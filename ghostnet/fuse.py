@@ -16,16 +16,15 @@ bias per fused conv that had none.
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Optional, Sequence
 
+import torch
 import torch.nn as nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-import torch
-import torch.nn.functional as F
-
 from .ghostnet import GhostNet
-from .modules import ConvBnAct, GhostBottleneck, GhostModuleV2
+from .modules import ConvBnAct, GhostBottleneck
 
 __all__ = ["fuse_for_inference", "deploy_model", "NAMED_CONV_BN_PAIRS"]
 
@@ -82,36 +81,6 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
     return fused
 
 
-class _ScriptableGhostModuleV2(nn.Module):
-    """Same submodules and forward as :class:`GhostModuleV2`, without the ``super()`` call that
-    TorchScript cannot compile."""
-
-    def __init__(self, m: GhostModuleV2) -> None:
-        super().__init__()
-        self.oup = m.oup
-        self.attn = m.mode == "attn"
-        self.primary_conv = m.primary_conv
-        self.cheap_operation = m.cheap_operation
-        self.short_conv = m.short_conv if self.attn else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.primary_conv(x)
-        if self.cheap_operation is not None:
-            out = torch.cat([out, self.cheap_operation(out)], dim=1)[:, :self.oup, :, :]
-        if self.short_conv is not None:
-            res = self.short_conv(F.avg_pool2d(x, kernel_size=2, stride=2))
-            out = out * F.interpolate(torch.sigmoid(res), size=out.shape[-2:], mode="nearest")
-        return out
-
-
-def _make_scriptable(model: nn.Module) -> nn.Module:
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, GhostModuleV2):
-                setattr(parent, name, _ScriptableGhostModuleV2(child))
-    return model
-
-
 def deploy_model(model: nn.Module, input_size: Optional[Sequence[int]] = None, channels_last: bool = True,
                  script: bool = True) -> nn.Module:
     """The latency "deploy" path: BN folded, optionally channels_last, then frozen TorchScript.
@@ -132,17 +101,17 @@ def deploy_model(model: nn.Module, input_size: Optional[Sequence[int]] = None, c
         channels_last: Convert the weights to ``torch.channels_last``.
         script: Compile and freeze; False returns the fused (channels_last) eager module.
 
+    Returns:
+        A frozen ``torch.jit.ScriptModule`` (or, with ``script=False``, the fused eager copy).
+
     Raises:
         ValueError: the model cannot be scripted and no ``input_size`` was given for tracing.
     """
-    import warnings
-
     fused = fuse_for_inference(model)
     if channels_last:
         fused = fused.to(memory_format=torch.channels_last)
     if not script:
         return fused
-    fused = _make_scriptable(fused)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit deprecation notices, tracer warnings
         try:

@@ -2,7 +2,11 @@
 
 The architecture is fully described by a :class:`GhostNetConfig`: a tuple of stages, each a
 tuple of :class:`BlockSpec` rows (the official ``cfgs`` with a per-block Ghost ratio ``s`` and
-cheap-op kernel ``d`` added). :data:`GHOSTNET_BLOCKS` is the paper's Table 1.
+cheap-op kernel ``d`` added). :data:`GHOSTNET_STAGES` is the paper's Table 1.
+
+Vocabulary: a *row* is one :class:`BlockSpec` (one Ghost bottleneck), a *stage* a tuple of rows
+(one ``nn.Sequential``). ``GhostNet.blocks`` keeps its official name (it appears in every
+state-dict key): the stages' ``nn.Sequential`` modules followed by the final ``ConvBnAct``.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import torch.nn.functional as F
 
 from .modules import ConvBnAct, GhostBottleneck, make_divisible
 
-__all__ = ["BlockSpec", "GhostNetConfig", "GhostNet", "GHOSTNET_BLOCKS", "ghostnet_channels"]
+__all__ = ["BlockSpec", "GhostNetConfig", "GhostNet", "GHOSTNET_STAGES", "ghostnet_channels"]
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,9 @@ def _rows(*rows: tuple) -> tuple[BlockSpec, ...]:
     return tuple(BlockSpec(*r) for r in rows)
 
 
-# Paper Table 1 / official cfgs: (kernel, exp, out, se_ratio, stride), grouped like `blocks`.
-GHOSTNET_BLOCKS: tuple[tuple[BlockSpec, ...], ...] = (
+# Paper Table 1 / official cfgs: (kernel, exp, out, se_ratio, stride), grouped into stages like
+# the official ``cfgs`` (one nn.Sequential of ``GhostNet.blocks`` each).
+GHOSTNET_STAGES: tuple[tuple[BlockSpec, ...], ...] = (
     _rows((3, 16, 16, 0, 1)),
     _rows((3, 48, 24, 0, 2)),
     _rows((3, 72, 24, 0, 1)),
@@ -67,7 +72,7 @@ class GhostNetConfig:
     """Everything needed to build a GhostNet; immutable and JSON-serialisable.
 
     Attributes:
-        stages: Stages of :class:`BlockSpec` rows (one ``nn.Sequential`` each in ``blocks``).
+        stages: Stages of :class:`BlockSpec` rows (one ``nn.Sequential`` each in ``GhostNet.blocks``).
         width: Width multiplier applied (with ``make_divisible(·, 4)``) to every width but the head.
         num_classes: Classifier outputs.
         dropout: Dropout before the classifier (training only).
@@ -77,7 +82,7 @@ class GhostNetConfig:
         in_chans: Input channels.
     """
 
-    stages: tuple[tuple[BlockSpec, ...], ...] = GHOSTNET_BLOCKS
+    stages: tuple[tuple[BlockSpec, ...], ...] = GHOSTNET_STAGES
     width: float = 1.0
     num_classes: int = 1000
     dropout: float = 0.2
@@ -102,37 +107,50 @@ class GhostNetConfig:
             raise ValueError(f"GhostNetConfig.dropout must be in [0, 1), got {self.dropout!r}")
 
     @property
-    def blocks(self) -> tuple[BlockSpec, ...]:
-        """All rows, flattened in order."""
+    def rows(self) -> tuple[BlockSpec, ...]:
+        """All :class:`BlockSpec` rows (one per Ghost bottleneck), flattened in order."""
         return tuple(b for s in self.stages for b in s)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (stages as lists of dicts); :meth:`from_dict` inverts it."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GhostNetConfig":
+        """Config from :meth:`to_dict` output (raises TypeError on unknown keys)."""
         return cls(**d)
 
     def to_json(self) -> str:
+        """JSON of :meth:`to_dict`, keys sorted."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, s: str) -> "GhostNetConfig":
+        """Config from :meth:`to_json` output."""
         return cls.from_dict(json.loads(s))
 
 
 def ghostnet_channels(cfg: GhostNetConfig) -> dict[str, Any]:
-    """Resolved widths of a config: stem, per-block (in, hidden, out), last conv."""
+    """Resolved widths of a config.
+
+    Args:
+        cfg: The config.
+
+    Returns:
+        ``{"stem": int, "rows": [(in, hidden, out) per row], "last_in": int, "last": int}``:
+        the stem width, each bottleneck's widths in :attr:`GhostNetConfig.rows` order, and the
+        final 1x1 conv's input and output widths.
+    """
     stem = make_divisible(cfg.stem_chs * cfg.width, 4)
     in_chs = stem
-    blocks = []
-    for spec in cfg.blocks:
+    rows = []
+    for spec in cfg.rows:
         out = make_divisible(spec.out * cfg.width, 4)
         hidden = make_divisible(spec.exp * cfg.width, 4)
-        blocks.append((in_chs, hidden, out))
+        rows.append((in_chs, hidden, out))
         in_chs = out
-    last = make_divisible(cfg.blocks[-1].exp * cfg.width, 4)
-    return {"stem": stem, "blocks": blocks, "last_in": in_chs, "last": last}
+    last = make_divisible(cfg.rows[-1].exp * cfg.width, 4)
+    return {"stem": stem, "rows": rows, "last_in": in_chs, "last": last}
 
 
 class GhostNet(nn.Module):
@@ -143,14 +161,14 @@ class GhostNet(nn.Module):
         width: Width multiplier.
         num_classes: Classifier outputs.
         dropout: Dropout before the classifier.
-        blocks: Stages of :class:`BlockSpec` rows (defaults to the paper's table).
+        stages: Stages of :class:`BlockSpec` rows (defaults to the paper's table).
         **kwargs: Further :class:`GhostNetConfig` fields (``version``, ``stem_chs``, ...).
     """
 
     def __init__(self, width: float = 1.0, num_classes: int = 1000, dropout: float = 0.2,
-                 blocks: Iterable[Iterable[BlockSpec]] = GHOSTNET_BLOCKS, **kwargs: Any) -> None:
+                 stages: Iterable[Iterable[BlockSpec]] = GHOSTNET_STAGES, **kwargs: Any) -> None:
         super().__init__()
-        cfg = GhostNetConfig(stages=tuple(tuple(s) for s in blocks), width=width,
+        cfg = GhostNetConfig(stages=tuple(tuple(s) for s in stages), width=width,
                              num_classes=num_classes, dropout=dropout, **kwargs)
         self.config = cfg
         self.num_classes = cfg.num_classes
@@ -161,21 +179,21 @@ class GhostNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(ch["stem"])
         self.act1 = nn.ReLU(inplace=True)
 
-        stages: list[nn.Module] = []
+        seqs: list[nn.Module] = []
         layer_id = 0
-        it = iter(ch["blocks"])
+        it = iter(ch["rows"])
         for stage in cfg.stages:
             layers = []
             for spec in stage:
                 in_chs, hidden, out = next(it)
                 layers.append(GhostBottleneck(
-                    in_chs, hidden, out, spec.kernel, spec.stride, se_ratio=spec.se_ratio,
-                    ratio=spec.ratio, dw_size=spec.dw_size,
+                    in_chs, hidden, out, stride_kernel_size=spec.kernel, stride=spec.stride,
+                    se_ratio=spec.se_ratio, ratio=spec.ratio, dw_size=spec.dw_size,
                     attn=cfg.version == "v2" and layer_id > 1))
                 layer_id += 1
-            stages.append(nn.Sequential(*layers))
-        stages.append(nn.Sequential(ConvBnAct(ch["last_in"], ch["last"], 1)))
-        self.blocks = nn.Sequential(*stages)
+            seqs.append(nn.Sequential(*layers))
+        seqs.append(nn.Sequential(ConvBnAct(ch["last_in"], ch["last"], 1)))
+        self.blocks = nn.Sequential(*seqs)  # official name: state-dict keys are blocks.<i>.<j>...
         self.num_features = ch["last"]
 
         self.global_pool = nn.AdaptiveAvgPool2d((1, 1))
@@ -185,17 +203,25 @@ class GhostNet(nn.Module):
 
     @classmethod
     def from_config(cls, cfg: GhostNetConfig) -> "GhostNet":
-        """Build the network a :class:`GhostNetConfig` describes."""
+        """Build the network a :class:`GhostNetConfig` describes.
+
+        Args:
+            cfg: The config.
+
+        Returns:
+            The network (``.config`` is ``cfg``).
+        """
         kwargs = cfg.to_dict()
-        stages = cfg.stages
         del kwargs["stages"]
-        return cls(blocks=stages, **kwargs)
+        return cls(stages=cfg.stages, **kwargs)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem and all stages: ``(N, C, H, W)`` images to ``(N, num_features, H/32, W/32)`` maps."""
         x = self.act1(self.bn1(self.conv_stem(x)))
         return self.blocks(x)
 
     def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        """Global pool, ``conv_head``, dropout and classifier: feature maps to ``(N, num_classes)`` logits."""
         x = self.act2(self.conv_head(self.global_pool(x)))
         x = x.flatten(1)
         if self.dropout > 0.0:
@@ -203,4 +229,5 @@ class GhostNet(nn.Module):
         return self.classifier(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(N, in_chans, H, W)`` to logits ``(N, num_classes)``."""
         return self.forward_head(self.forward_features(x))

@@ -149,6 +149,10 @@ class GhostModule(nn.Module):
         return x1, x2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._ghost_forward(x)
+
+    def _ghost_forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Shared with GhostModuleV2.forward: a plain method call, not super(), so both script.
         x1, x2 = self.intrinsic_and_ghost(x)
         if x2 is None:
             return x1
@@ -159,7 +163,13 @@ class GhostModule(nn.Module):
 class GhostModuleV2(GhostModule):
     """GhostNetV2 module. ``mode='attn'`` adds the DFC attention branch ``short_conv``
     (avg-pool 2 → conv+BN → dw 1×5+BN → dw 5×1+BN → sigmoid → nearest upsample → multiply),
-    computed from the module input."""
+    computed from the module input; with ``mode='original'`` ``short_conv`` is None (no
+    parameters, no state-dict keys). The forward is TorchScript-compatible as it is.
+
+    Args:
+        inp, oup, kernel_size, ratio, dw_size, stride, relu: As for :class:`GhostModule`.
+        mode: ``"original"`` or ``"attn"``.
+    """
 
     def __init__(self, inp: int, oup: int, kernel_size: int = 1, ratio: int = 2, dw_size: int = 3,
                  stride: int = 1, relu: bool = True, mode: str = "original") -> None:
@@ -167,6 +177,7 @@ class GhostModuleV2(GhostModule):
         if mode not in ("original", "attn"):
             raise ValueError(f"GhostModuleV2 mode must be 'original' or 'attn', got {mode!r}")
         self.mode = mode
+        self.short_conv = None
         if mode == "attn":
             self.short_conv = nn.Sequential(
                 nn.Conv2d(inp, oup, kernel_size, stride, kernel_size // 2, bias=False),
@@ -178,8 +189,8 @@ class GhostModuleV2(GhostModule):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = super().forward(x)
-        if self.mode == "attn":
+        out = self._ghost_forward(x)
+        if self.short_conv is not None:
             res = self.short_conv(F.avg_pool2d(x, kernel_size=2, stride=2))
             out = out * F.interpolate(torch.sigmoid(res), size=out.shape[-2:], mode="nearest")
         return out
@@ -200,10 +211,24 @@ class GhostBottleneck(nn.Module):
 
     Adds per-block Ghost ratio ``ratio`` and cheap-op kernel ``dw_size`` (both modules of a
     block share them, like the official TF ``ratio_code``/``dw_code``); the defaults 2 and 3
-    give the paper's network. ``version='v2'`` with ``attn=True`` uses DFC attention in ghost1.
+    give the paper's network. ``attn=True`` (GhostNetV2) uses DFC attention in ghost1.
+
+    Args:
+        in_chs: Input channels.
+        mid_chs: Hidden (expansion) channels.
+        out_chs: Output channels.
+        stride_kernel_size: Kernel of the strided depthwise conv (``conv_dw``, built only when
+            ``stride > 1``) and of the projection shortcut's depthwise conv (the official code's
+            ``dw_kernel_size``; :attr:`BlockSpec.kernel`). Not the Ghost cheap-op kernel ``dw_size``.
+        stride: 1 or 2.
+        act_layer: Activation of the SE block.
+        se_ratio: Squeeze-excite ratio; 0 (or None) disables SE.
+        ratio: Ghost ratio ``s`` of both Ghost modules.
+        dw_size: Cheap-operation kernel ``d`` of both Ghost modules.
+        attn: DFC attention in ghost1.
     """
 
-    def __init__(self, in_chs: int, mid_chs: int, out_chs: int, dw_kernel_size: int = 3,
+    def __init__(self, in_chs: int, mid_chs: int, out_chs: int, stride_kernel_size: int = 3,
                  stride: int = 1, act_layer: Callable[..., nn.Module] = nn.ReLU, se_ratio: float = 0.0,
                  ratio: int = 2, dw_size: int = 3, attn: bool = False) -> None:
         super().__init__()
@@ -214,8 +239,8 @@ class GhostBottleneck(nn.Module):
         else:
             self.ghost1 = GhostModule(in_chs, mid_chs, relu=True, ratio=ratio, dw_size=dw_size)
         if self.stride > 1:
-            self.conv_dw = nn.Conv2d(mid_chs, mid_chs, dw_kernel_size, stride=stride,
-                                     padding=(dw_kernel_size - 1) // 2, groups=mid_chs, bias=False)
+            self.conv_dw = nn.Conv2d(mid_chs, mid_chs, stride_kernel_size, stride=stride,
+                                     padding=(stride_kernel_size - 1) // 2, groups=mid_chs, bias=False)
             self.bn_dw = nn.BatchNorm2d(mid_chs)
         else:
             self.conv_dw = None
@@ -226,8 +251,8 @@ class GhostBottleneck(nn.Module):
             self.shortcut = nn.Sequential()
         else:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_chs, in_chs, dw_kernel_size, stride=stride,
-                          padding=(dw_kernel_size - 1) // 2, groups=in_chs, bias=False),
+                nn.Conv2d(in_chs, in_chs, stride_kernel_size, stride=stride,
+                          padding=(stride_kernel_size - 1) // 2, groups=in_chs, bias=False),
                 nn.BatchNorm2d(in_chs),
                 nn.Conv2d(in_chs, out_chs, 1, stride=1, padding=0, bias=False),
                 nn.BatchNorm2d(out_chs),

@@ -1,4 +1,7 @@
-"""Model registry: every name maps to a config factory; one builder makes the module."""
+"""Model registry: every name maps to a config factory; one builder makes the module.
+
+Also the one rule for a model's default input size (:func:`default_resolution`).
+"""
 from __future__ import annotations
 
 import inspect
@@ -9,14 +12,25 @@ import torch.nn as nn
 from .cifar import CifarNet, CifarNetConfig
 from .ghostnet import GhostNet, GhostNetConfig
 
-__all__ = ["ModelConfig", "register_model", "list_models", "model_config", "create_model", "build_model"]
+__all__ = ["ModelConfig", "register_model", "list_models", "model_config", "create_model", "build_model",
+           "default_resolution", "IMAGENET_RESOLUTION", "CIFAR_RESOLUTION"]
 
 ModelConfig = Union[GhostNetConfig, CifarNetConfig]
+#: Default input side of ImageNet GhostNets and of the CIFAR-family networks.
+IMAGENET_RESOLUTION = 224
+CIFAR_RESOLUTION = 32
 _REGISTRY: dict[str, Callable[..., ModelConfig]] = {}
 
 
 def register_model(fn: Callable[..., ModelConfig]) -> Callable[..., ModelConfig]:
-    """Register a config factory under its function name."""
+    """Register a config factory under its function name (use as a decorator).
+
+    Args:
+        fn: A function returning a :data:`ModelConfig`.
+
+    Returns:
+        ``fn`` itself.
+    """
     _REGISTRY[fn.__name__] = fn
     return fn
 
@@ -28,6 +42,13 @@ def list_models() -> list[str]:
 
 def model_config(name: str, **kwargs: Any) -> ModelConfig:
     """The config of registered model ``name`` with ``kwargs`` applied.
+
+    Args:
+        name: A registry name (:func:`list_models`).
+        **kwargs: Arguments of the model's factory (e.g. ``num_classes``, ``ratio``).
+
+    Returns:
+        The model's :data:`ModelConfig`.
 
     Raises:
         ValueError: unknown name, or an argument the model does not take (both named).
@@ -47,7 +68,18 @@ def model_config(name: str, **kwargs: Any) -> ModelConfig:
 
 
 def build_model(config: ModelConfig) -> nn.Module:
-    """Build the ``nn.Module`` a config describes."""
+    """Build the ``nn.Module`` a model config describes.
+
+    Args:
+        config: A :class:`GhostNetConfig` or :class:`CifarNetConfig` (for a search space's
+            ``ArchConfig`` use ``ghostnas.space.build_arch``).
+
+    Returns:
+        A freshly initialised :class:`GhostNet` or :class:`CifarNet`.
+
+    Raises:
+        ValueError: ``config`` is not a model config.
+    """
     if isinstance(config, GhostNetConfig):
         return GhostNet.from_config(config)
     if isinstance(config, CifarNetConfig):
@@ -57,8 +89,47 @@ def build_model(config: ModelConfig) -> nn.Module:
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build registered model ``name`` (see :func:`list_models`)."""
+    """Build registered model ``name`` (see :func:`list_models`).
+
+    Args:
+        name: A registry name.
+        **kwargs: Arguments of the model's factory.
+
+    Returns:
+        The freshly initialised network.
+
+    Raises:
+        ValueError: unknown name or argument (see :func:`model_config`).
+    """
     return build_model(model_config(name, **kwargs))
+
+
+def default_resolution(model_or_config: Any) -> int:
+    """The default input side (height = width) of a model: 32 for the CIFAR family, 224 for
+    ImageNet GhostNet. The one place this rule lives.
+
+    Args:
+        model_or_config: A registry name, a :class:`GhostNetConfig` / :class:`CifarNetConfig`
+            (instance or class), a network built from one (it has ``.config``), or an object with
+            ``.model`` holding a model config (a search space's ``ArchConfig``; its own
+            ``resolution`` is *not* consulted).
+
+    Returns:
+        :data:`CIFAR_RESOLUTION` or :data:`IMAGENET_RESOLUTION`.
+
+    Raises:
+        ValueError: unknown registry name, or an object that is none of the above.
+    """
+    target = model_config(model_or_config) if isinstance(model_or_config, str) else model_or_config
+    if not isinstance(target, (type, GhostNetConfig, CifarNetConfig)):
+        target = getattr(target, "config", None) or getattr(target, "model", None) or target
+    kind = target if isinstance(target, type) else type(target)
+    if issubclass(kind, CifarNetConfig):
+        return CIFAR_RESOLUTION
+    if issubclass(kind, GhostNetConfig):
+        return IMAGENET_RESOLUTION
+    raise ValueError(f"no default input size for {type(model_or_config).__name__}; expected a registry name, "
+                     "a GhostNetConfig/CifarNetConfig or a model built from one")
 
 
 def _ghostnet(width: float, version: str, num_classes: int, dropout: float, in_chans: int) -> GhostNetConfig:

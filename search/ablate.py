@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,7 +24,7 @@ import torch
 from ghostnas.ghostnet import CifarNetConfig, build_model
 
 from .config import ConfigError, check_keys
-from .data import ImageData, load_dataset, train_val_split
+from .data import ImageData, class_balanced_subset, load_dataset, train_val_split
 from .files import atomic_write_json, ensure_writable_dir, read_json_or_none
 from .readers import open_existing_study
 from .storage import open_storage
@@ -34,7 +34,7 @@ __all__ = ["AblationConfig", "AblationPoint", "run_ablation", "collect_runs"]
 log = logging.getLogger("ghostnas.ablate")
 
 _TOP_KEYS = {"name", "title", "arch", "axis", "values", "fixed", "baseline", "seeds", "fidelity",
-             "fidelities", "data", "output", "study", "paper_table"}
+             "fidelities", "data", "output", "study", "paper_table", "budgets"}
 _DATA_KEYS = {"dataset", "data_dir", "download", "test_dataset", "eval_on"}
 _OUTPUT_KEYS = {"dir", "runs_dir", "save_checkpoints"}
 _STUDY_KEYS = {"storage", "name", "device", "threads"}
@@ -71,6 +71,7 @@ class AblationConfig:
     device: str
     threads: Optional[int]
     paper_table: Optional[int]
+    budgets: tuple[dict, ...] = ()
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any], base_dir: Path = Path(".")) -> "AblationConfig":
@@ -108,6 +109,15 @@ class AblationConfig:
         check_keys(output, _OUTPUT_KEYS, "[output]")
         study = dict(cfg.get("study", {}))
         check_keys(study, _STUDY_KEYS, "[study]")
+        budgets = cfg.get("budgets", [])
+        if not isinstance(budgets, list) or not all(isinstance(b, dict) and b for b in budgets):
+            raise ConfigError("ablation config: budgets must be a list of fidelity overrides, e.g. "
+                              "[{epochs = 16}, {epochs = 32}]")
+        for b in budgets:
+            try:
+                Fidelity.from_dict({**fidelity.to_dict(), **b})
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"ablation config: budget {b}: {e}") from None
         out_dir = base_dir / output.get("dir", f"experiments/results/{cfg['name']}")
         runs_dir = base_dir / output.get("runs_dir", "experiments/results/ablation_runs")
         # Validate each point now: nothing half-run on a bad value.
@@ -116,8 +126,9 @@ class AblationConfig:
             values=tuple(values), fixed=fixed, baseline=bool(cfg.get("baseline", True)), seeds=tuple(seeds),
             fidelity_name=fname, fidelity=fidelity, data=data, out_dir=out_dir, runs_dir=runs_dir,
             save_checkpoints=bool(output.get("save_checkpoints", False)), storage=study.get("storage"),
-            study_name=study.get("name", f"{cfg['name']}-{fname}"), device=study.get("device", "auto"),
-            threads=study.get("threads"), paper_table=cfg.get("paper_table"))
+            study_name=study.get("name", _default_study_name(cfg["name"], fname, values, seeds, fidelities[fname])),
+            device=study.get("device", "auto"), threads=study.get("threads"), paper_table=cfg.get("paper_table"),
+            budgets=tuple(dict(b) for b in budgets))
         for p in self_.points():
             try:
                 p.model_config(arch, 10, fidelity.width)
@@ -133,6 +144,24 @@ class AblationConfig:
             kw = {self.axis: v, other: self.fixed.get(other, default_other)}
             pts.append(AblationPoint(f"s={kw['ratio']} d={kw['dw_size']}", kw["ratio"], kw["dw_size"]))
         return pts
+
+
+def _default_study_name(name: str, fidelity_name: str, values: list, seeds: list, fidelity: dict) -> str:
+    # A grid study cannot change its grid: a new seed list, value list or recipe gets a study of its own
+    # (finished runs are still reused from the run cache, so nothing is retrained).
+    grid = json.dumps({"values": values, "seeds": seeds, "fidelity": fidelity}, sort_keys=True, default=str)
+    return f"{name}-{fidelity_name}-{hashlib.sha256(grid.encode()).hexdigest()[:8]}"
+
+
+def budget_configs(cfg: AblationConfig) -> list[AblationConfig]:
+    """The config itself followed by one config per entry of ``budgets`` (its fidelity overridden,
+    its own study); all share the run cache."""
+    out = [cfg]
+    for b in cfg.budgets:
+        fid = Fidelity.from_dict({**cfg.fidelity.to_dict(), **b})
+        label = ",".join(f"{k}={v}" for k, v in sorted(b.items()))
+        out.append(replace(cfg, fidelity=fid, budgets=(), study_name=f"{cfg.study_name}-{label}"))
+    return out
 
 
 def _run_key(model_cfg: CifarNetConfig, fidelity: Fidelity, data: dict, seed: int) -> str:
@@ -152,13 +181,20 @@ def _load_data(cfg: AblationConfig) -> tuple[ImageData, ImageData, str]:
         test_spec = d.get("test_dataset")
         test = (load_dataset(test_spec, d.get("data_dir"), d.get("download", False)) if test_spec
                 else load_dataset(d["dataset"], d.get("data_dir"), d.get("download", False), split="test"))
-        train = full
-        if f.fraction < 1.0:
-            train, _ = train_val_split(full, val_fraction=1e-9 + 1.0 / len(full), seed=0, fraction=f.fraction)
-        return train, test, f"test ({test.name}, {len(test)} images)"
+        # The whole training split is free to train on; the fraction is a seeded, class-balanced share of it.
+        train = class_balanced_subset(full, f.fraction, seed=0) if f.fraction < 1.0 else full
+        return train, test, f"test ({test.name}, {len(test)} images, evaluated once after the last epoch)"
     # The split seed is fixed (0) so every point and seed is validated on the same images.
     train, val = train_val_split(full, val_fraction=f.val_fraction, seed=0, fraction=f.fraction, val_size=f.val_size)
     return train, val, f"held-out validation part of {full.name} train ({len(val)} images)"
+
+
+def training_fidelity(cfg: AblationConfig, fidelity: Fidelity) -> Fidelity:
+    """The fidelity a run trains with. On the test split it is evaluated once, after the last epoch:
+    a per-epoch test curve would invite picking the best epoch on the test set."""
+    if cfg.data.get("eval_on", "val") == "test":
+        return replace(fidelity, eval_every=fidelity.epochs)
+    return fidelity
 
 
 def run_ablation(cfg: AblationConfig, n_workers_hint: int = 1) -> optuna.Study:
@@ -187,7 +223,8 @@ def run_ablation(cfg: AblationConfig, n_workers_hint: int = 1) -> optuna.Study:
             model = build_model(model_cfg)
             log.info("training %s seed %d (%s)", label, seed, key)
             try:
-                res = train_proxy(model, train, val, cfg.fidelity, seed=seed, device=cfg.device)
+                res = train_proxy(model, train, val, training_fidelity(cfg, cfg.fidelity), seed=seed,
+                                  device=cfg.device)
             except TrainingDiverged as e:
                 trial.set_user_attr("fail_reason", str(e))
                 raise

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DatasetError", "ImageData", "load_dataset", "train_val_split", "DATASETS"]
+__all__ = ["DatasetError", "ImageData", "load_dataset", "train_val_split", "class_balanced_subset", "DATASETS"]
 
 DATASETS = ("digits", "fashion-mnist", "cifar10", "cifar100", "npz:PATH", "imagefolder:PATH")
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
@@ -283,3 +283,27 @@ def train_val_split(data: ImageData, val_fraction: float = 0.1, seed: int = 0, f
     if len(va) == 0 or len(tr) == 0:
         raise ValueError(f"dataset {data.name}: too small to split ({len(data)} images)")
     return data.subset(tr), data.subset(va)
+
+
+def class_balanced_subset(data: ImageData, fraction: float, seed: int = 0) -> ImageData:
+    """A seeded share of each class of ``data`` (all of it for ``fraction = 1``), in shuffled order.
+
+    Args:
+        data: The images.
+        fraction: Share of each class kept, in (0, 1].
+        seed: Seed of the choice and the order.
+
+    Returns:
+        The subset (at least one image of every class present).
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"data fraction must be in (0, 1], got {fraction!r}")
+    g = torch.Generator().manual_seed(seed)
+    keep = []
+    for c in range(data.num_classes):
+        idx = torch.nonzero(data.y == c).flatten()
+        if len(idx):
+            idx = idx[torch.randperm(len(idx), generator=g)]
+            keep.append(idx[:max(1, int(round(len(idx) * fraction)))])
+    kept = torch.cat(keep)
+    return data.subset(kept[torch.randperm(len(kept), generator=g)])

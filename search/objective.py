@@ -3,8 +3,9 @@
 Trial accounting: the study runs until it has ``n_trials`` COMPLETE trials in total. A trial is
 *surplus* when, at the moment it started, enough earlier trials were already complete, running or
 waiting; it is then recorded as failed with reason "surplus" and never trained, so concurrent
-workers stop at exactly ``n_trials`` finished trials. An architecture already finished in the study
-is not retrained: its values are reused and the trial notes ``reused_from``.
+workers stop at exactly ``n_trials`` finished trials. An architecture already finished in the study at
+the same training setup is not retrained: its values are reused, the trial notes ``reused_from`` and
+it does not count toward ``n_trials`` (so a study holds ``n_trials`` distinct architectures).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import torch
 from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import TrialState
 
-from ghostnas.space import ArchConfig, build_model
+from ghostnas.space import ArchConfig, build_arch
 
 from .data import load_dataset, train_val_split
 from .files import atomic_write_json, file_lock
@@ -69,12 +70,16 @@ class TrialObjective:
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         earlier = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING))
-        return sum(t.number < trial.number for t in earlier) >= self.cfg.n_trials
+        return sum(t.number < trial.number and t.user_attrs.get("reused_from") is None
+                   for t in earlier) >= self.cfg.n_trials
 
     def _reuse(self, arch_id: str, number: int) -> Optional[optuna.trial.FrozenTrial]:
+        """An earlier trained trial of the same architecture at the same training setup, if any."""
+        setups = self.study.user_attrs.get("ghostnas_setups") or [{"hash": self.cfg.setup_hash}]
+        first = setups[0]["hash"]  # trials from before setups were recorded ran at the first one
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.user_attrs.get("arch_id") == arch_id and t.number != number and not t.user_attrs.get("reused_from") \
-                    and not t.user_attrs.get("rejected"):
+            if t.user_attrs.get("arch_id") == arch_id and t.number != number and t.user_attrs.get("reused_from") is None \
+                    and not t.user_attrs.get("rejected") and t.user_attrs.get("setup_hash", first) == self.cfg.setup_hash:
                 return t
         return None
 
@@ -103,21 +108,19 @@ class TrialObjective:
             time.sleep(0.5)
 
     def _latency_ms(self, arch: ArchConfig) -> dict[str, Any]:
-        from ghostnas.space.measure import measure_latency
-        from ghostnas.ghostnet.fuse import fuse_for_inference
+        from ghostnas.space import measure_deploy_latency
 
         lat = self.cfg.latency
         # One measurement at a time on this machine, whatever the number of worker processes.
         with file_lock(self.cfg.run_dir / "latency.lock"):
-            model = fuse_for_inference(build_model(arch).eval())
-            res = measure_latency(model, arch.resolution, batch=lat.get("batch", 1),
-                                  device=lat.get("device", "cpu"), threads=lat.get("threads", 1),
-                                  channels_last=lat.get("channels_last", True),
-                                  min_run_time=lat.get("min_run_time", 0.3))
+            res = measure_deploy_latency(arch, batch=lat.get("batch", 1),
+                                         device=lat.get("device", "cpu"), threads=lat.get("threads", 1),
+                                         channels_last=lat.get("channels_last", True),
+                                         min_run_time=lat.get("min_run_time", 0.3))
         return res.to_dict()
 
     def __call__(self, trial: optuna.Trial) -> Any:
-        from ghostnas.space.measure import analytic_counts
+        from ghostnas.space import analytic_counts
 
         cfg = self.cfg
         arch = self.space.suggest(trial)
@@ -126,6 +129,7 @@ class TrialObjective:
             raise SurplusTrial()
         counts = analytic_counts(arch)
         trial.set_user_attr("arch_id", arch.id)
+        trial.set_user_attr("setup_hash", cfg.setup_hash)
         trial.set_user_attr("arch", arch.to_json())
         trial.set_user_attr("macs", counts.macs)
         trial.set_user_attr("params", counts.params)
@@ -168,7 +172,7 @@ class TrialObjective:
             if "latency_ms_max" in cfg.constraints:
                 trial.set_constraint("latency", lat["median_ms"] - cfg.constraints["latency_ms_max"])
         torch.manual_seed(cfg.seed)
-        model = build_model(arch)
+        model = build_arch(arch)
         single = len(cfg.objectives) == 1
 
         def report(epoch: int, acc: float) -> None:

@@ -115,6 +115,7 @@ def trials_frame(study: optuna.Study) -> "Any":
                     "latency_ms": ua.get("latency_ms"), "train_s": ua.get("train_s"), "device": ua.get("device"),
                     "feasible": all(v <= 0 for v in t.constraints.values()) if t.constraints else True,
                     "rejected": ua.get("rejected"), "reused_from": ua.get("reused_from"),
+                    "setup_hash": ua.get("setup_hash"),
                     "fail_reason": ua.get("fail_reason") or (
                         "stale: no heartbeat for the grace period (failed by Optuna)"
                         if t.state == TrialState.FAIL and t.number in retried else None),

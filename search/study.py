@@ -12,6 +12,7 @@ See :mod:`ghostnas.search.objective` for what one trial does and how trials are 
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -40,34 +41,87 @@ def _config_to_storage_dict(cfg: StudyConfig) -> dict[str, Any]:
     return json.loads(json.dumps(cfg.raw, default=str))
 
 
+def resume_seed(base_seed: int, n_existing: int) -> int:
+    """The sampler seed for a study that already holds ``n_existing`` trials: the configured seed for
+    a new study (reproducible), a different one on every resume, so an extended or resumed study
+    continues with new proposals instead of replaying the seeded sequence from its start."""
+    if n_existing == 0:
+        return base_seed
+    blob = f"{base_seed}:{n_existing}".encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:4], "little")
+
+
+def _changed_setup(stored: dict, current: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(stored) | set(current))
+    out = []
+    for k in keys:
+        a, b = stored.get(k), current.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed_setup(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k} {a!r} -> {b!r}")
+    return out
+
+
+def _check_resume(study: optuna.Study, cfg: StudyConfig) -> None:
+    """Refuse a resume with other objectives, another space, or (unless allowed) another training setup."""
+    stored = study.user_attrs.get("ghostnas_signature")
+    if stored is None:
+        raise ConfigError(f"study {cfg.name!r} exists in this storage but was not created by ghostnas; "
+                          "use another study name")
+    if stored != cfg.signature:
+        diff = [k for k in cfg.signature if stored.get(k) != cfg.signature[k]]
+        what = " and ".join("objectives " + str(stored["objectives"]) if k == "objectives" else "a different search space"
+                            for k in diff)
+        raise ConfigError(f"study {cfg.name!r} already exists with {what}; this config asks for "
+                          f"{'objectives ' + str(list(cfg.objectives)) if 'objectives' in diff else 'another space'}"
+                          "; use a new study name (--set study.name=...) or the original config")
+    setups = study.user_attrs.get("ghostnas_setups") or []
+    if setups and setups[-1]["hash"] != cfg.setup_hash:
+        changed = _changed_setup(setups[-1]["setup"], cfg.setup)
+        if not cfg.allow_setup_change:
+            raise ConfigError(f"study {cfg.name!r} was trained with another setup ({'; '.join(changed)}); resume "
+                              "with the original settings, use a new study name, or pass --allow-setup-change "
+                              "(every trial then records the setup it was trained with)")
+        log.warning("study %s: training setup changed (%s); new trials record setup %s", cfg.name,
+                    "; ".join(changed), cfg.setup_hash)
+    if not setups or setups[-1]["hash"] != cfg.setup_hash:
+        study.set_user_attr("ghostnas_setups", setups + [{"hash": cfg.setup_hash, "setup": cfg.setup}])
+        study.set_user_attr("ghostnas_config", _config_to_storage_dict(cfg))  # workers join with this setup
+
+
 def open_study(cfg: StudyConfig, create: bool = True, sampler_seed: Optional[int] = None) -> optuna.Study:
-    """Create or load the study; refuse a resume whose objectives or space differ."""
+    """Create or load the study; refuse a resume whose objectives, space or training setup differ.
+
+    Args:
+        cfg: The study config.
+        create: Create the study if it does not exist (else a ConfigError).
+        sampler_seed: Base sampler seed (default: the config's seed); on a resume it is mixed with the
+            number of trials already in the study (:func:`resume_seed`).
+
+    Returns:
+        The study, with the configured sampler and pruner.
+    """
     ensure_writable_dir(cfg.run_dir, "run folder")
     storage = open_storage(cfg.storage, cfg.run_dir, heartbeat_interval=cfg.heartbeat_interval,
                            grace_period=cfg.grace_period)
     space = cfg.space()
-    sampler = make_sampler(cfg, space, sampler_seed)
+    base_seed = cfg.seed if sampler_seed is None else sampler_seed
     existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
     if cfg.name in existing:
-        study = optuna.load_study(study_name=cfg.name, storage=storage, sampler=sampler, pruner=make_pruner(cfg))
-        stored = study.user_attrs.get("ghostnas_signature")
-        if stored is not None and stored != cfg.signature:
-            diff = [k for k in cfg.signature if stored.get(k) != cfg.signature[k]]
-            what = " and ".join("objectives " + str(stored["objectives"]) if k == "objectives" else "a different search space"
-                                for k in diff)
-            raise ConfigError(f"study {cfg.name!r} already exists with {what}; this config asks for "
-                              f"{'objectives ' + str(list(cfg.objectives)) if 'objectives' in diff else 'another space'}"
-                              "; use a new study name (--set study.name=...) or the original config")
-        if stored is None:
-            raise ConfigError(f"study {cfg.name!r} exists in this storage but was not created by ghostnas; "
-                              "use another study name")
+        study = optuna.load_study(study_name=cfg.name, storage=storage, pruner=make_pruner(cfg),
+                                  sampler=optuna.samplers.RandomSampler())
+        _check_resume(study, cfg)
+        n_existing = len(study.get_trials(deepcopy=False))
+        study.sampler = make_sampler(cfg, space, resume_seed(base_seed, n_existing))
         return study
     if not create:
         raise ConfigError(f"study {cfg.name!r} not found in {redact(cfg.storage or str(cfg.run_dir / 'study.journal'))}")
-    study = optuna.create_study(study_name=cfg.name, storage=storage, sampler=sampler, pruner=make_pruner(cfg),
-                                directions=cfg.directions)
+    study = optuna.create_study(study_name=cfg.name, storage=storage, sampler=make_sampler(cfg, space, base_seed),
+                                pruner=make_pruner(cfg), directions=cfg.directions)
     study.set_user_attr("ghostnas_signature", cfg.signature)
     study.set_user_attr("ghostnas_config", _config_to_storage_dict(cfg))
+    study.set_user_attr("ghostnas_setups", [{"hash": cfg.setup_hash, "setup": cfg.setup}])
     study.set_user_attr("objectives", list(cfg.objectives))
     with warnings.catch_warnings():  # experimental since 3.2, stable in practice; the dashboard shows the names
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -76,12 +130,14 @@ def open_study(cfg: StudyConfig, create: bool = True, sampler_seed: Optional[int
 
 
 def _counts(study: optuna.Study) -> dict[str, int]:
-    c = {"complete": 0, "running": 0, "failed": 0, "pruned": 0, "waiting": 0}
+    c = {"complete": 0, "reused": 0, "running": 0, "failed": 0, "pruned": 0, "waiting": 0}
     for t in study.get_trials(deepcopy=False):
         key = {TrialState.COMPLETE: "complete", TrialState.RUNNING: "running", TrialState.FAIL: "failed",
                TrialState.PRUNED: "pruned", TrialState.WAITING: "waiting"}[t.state]
         if key == "failed" and str(t.user_attrs.get("fail_reason", "")).startswith("surplus"):
             continue
+        if key == "complete" and t.user_attrs.get("reused_from") is not None:
+            key = "reused"  # an architecture already evaluated at this setup is not a new trial
         c[key] += 1
     return c
 
@@ -186,6 +242,11 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
         while True:
             c = _counts(study)
             if c["complete"] >= cfg.n_trials:
+                break
+            if c["reused"] > max(50, 5 * cfg.n_trials):
+                log.warning("study %s: the sampler keeps proposing architectures already evaluated (%d repeats); "
+                            "the space looks exhausted at %d distinct architectures: stopping", cfg.name,
+                            c["reused"], c["complete"])
                 break
             # WAITING trials (retries) are not counted: the next study.ask picks them up.
             if c["complete"] + c["running"] >= cfg.n_trials:

@@ -23,7 +23,7 @@ _TOP = {"name", "space", "seed", "objectives", "data", "fidelity", "constraints"
         "study", "latency", "description"}
 _DATA = {"dataset", "data_dir", "download"}
 _STUDY = {"name", "n_trials", "storage", "run_dir", "workers", "device", "threads", "heartbeat_interval",
-          "grace_period"}
+          "grace_period", "allow_setup_change"}
 _CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max"}
 _LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time"}
 
@@ -51,6 +51,7 @@ class StudyConfig:
     raw: dict = field(compare=False)
     heartbeat_interval: Optional[int] = None
     grace_period: Optional[int] = None
+    allow_setup_change: bool = False
 
     @property
     def directions(self) -> list[str]:
@@ -64,6 +65,17 @@ class StudyConfig:
         """What must not change when a study is resumed."""
         spec_hash = hashlib.sha256(json.dumps(self.space_spec, sort_keys=True).encode()).hexdigest()[:12]
         return {"objectives": list(self.objectives), "space": spec_hash}
+
+    @property
+    def setup(self) -> dict[str, Any]:
+        """The training setup: what a trial's accuracy depends on besides its architecture."""
+        return json.loads(json.dumps({"data": self.data, "fidelity": self.fidelity.to_dict(), "seed": self.seed},
+                                     sort_keys=True, default=str))
+
+    @property
+    def setup_hash(self) -> str:
+        """Short hash of :attr:`setup`; recorded on every trial (``setup_hash``)."""
+        return hashlib.sha256(json.dumps(self.setup, sort_keys=True).encode()).hexdigest()[:10]
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], base_dir: Path = Path(".")) -> "StudyConfig":
@@ -141,4 +153,5 @@ class StudyConfig:
                    data=data, fidelity=fidelity, constraints=constraints, sampler=sampler, pruner=pruner,
                    n_trials=n_trials, storage=study.get("storage"), run_dir=run_dir, workers=workers,
                    device=study.get("device", "auto"), threads=study.get("threads"), latency=latency, raw=resolved,
-                   heartbeat_interval=study.get("heartbeat_interval"), grace_period=study.get("grace_period"))
+                   heartbeat_interval=study.get("heartbeat_interval"), grace_period=study.get("grace_period"),
+                   allow_setup_change=bool(study.get("allow_setup_change", False)))

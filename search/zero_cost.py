@@ -78,7 +78,7 @@ def _macs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, macs: MacsArg) -> 
 
     Per output element a conv costs ``in_channels / groups * prod(kernel_size)`` MACs and a linear
     ``in_features``; biases, BN, activations and pooling are not counted (the convention of
-    ``ghostnas.space.measure.analytic_counts``). Counted on an eval-mode copy with ``x[:1]``.
+    ``ghostnas.space.counts.analytic_counts``). Counted on an eval-mode copy with ``x[:1]``.
     """
     if macs is not None:
         return float(macs(model) if callable(macs) else macs)
@@ -255,7 +255,7 @@ def compute_proxy(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         y: Integer class labels of ``x`` (used by ``snip``, ``grad_norm`` and ``zico``).
         seed: Seeds torch (in a forked RNG, so the global state is kept) for dropout etc.
         macs: For ``macs`` only: a precomputed MAC count or a callable ``macs(model)``, e.g. from
-            ``ghostnas.space.measure.analytic_counts``; by default counted with forward hooks.
+            ``ghostnas.space.counts.analytic_counts``; by default counted with forward hooks.
 
     Returns:
         :class:`ProxyScore` with the value (higher = predicted better) and its wall time in seconds.

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
-from ghostnas.ghostnet import GHOSTNET_BLOCKS, BlockSpec, CifarNetConfig, GhostNetConfig, cifar_conv_layers
+from ghostnas.ghostnet import (GHOSTNET_STAGES, BlockSpec, CifarNetConfig, GhostNetConfig, cifar_conv_layers,
+                               default_resolution)
 
 from .config import ArchConfig
 from .tomlconfig import read_toml, resolve_named
@@ -59,6 +60,7 @@ class Axis:
 
     @property
     def fixed(self) -> bool:
+        """True when the axis has a single choice (not searched)."""
         return len(self.choices) == 1
 
 
@@ -111,10 +113,30 @@ def _check_keys(space: str, where: str, section: Mapping, allowed: Iterable[str]
                          f"valid: {', '.join(sorted(allowed))}")
 
 
+def _base_rows(space: str, where: str, rows: Any) -> list[tuple]:
+    """Validate a stage's ``rows`` (``[kernel, exp, out, se_ratio, stride]`` each)."""
+    if not isinstance(rows, list) or not rows:
+        raise ValueError(f"space {space}: {where}.rows must be a non-empty list of [kernel, exp, out, se_ratio, stride]")
+    base = []
+    for r in rows:
+        if not (isinstance(r, list) and len(r) == 5):
+            raise _err(space, f"{where}.rows", r, "[kernel, exp, out, se_ratio, stride]")
+        k, e, o, se, s = r
+        _check_value(space, f"{where}.rows.kernel", "kernel", k)
+        for label, v in (("exp", e), ("out", o)):
+            if not (_is_int(v) and v >= 1):
+                raise _err(space, f"{where}.rows.{label}", v, "a positive integer width")
+        _check_value(space, f"{where}.rows.se_ratio", "se_ratio", se)
+        if s not in (1, 2):
+            raise _err(space, f"{where}.rows.stride", s, "1 or 2")
+        base.append((k, e, o, float(se), s))
+    return base
+
+
 class SearchSpace:
     """A search space: ordered axes plus the rule that turns their values into an ArchConfig.
 
-    Build it with :func:`load_space` / :meth:`from_dict`. Main methods: :meth:`suggest` (Optuna,
+    Build it with :func:`load_space` or ``SearchSpace(spec_dict)``. Main methods: :meth:`suggest` (Optuna,
     define-by-run), :meth:`sample`, :meth:`grid`, :meth:`default`, :meth:`config_from_params`.
     """
 
@@ -158,11 +180,12 @@ class SearchSpace:
         _check_keys(n, "[defaults]", defaults, set(_STAGE_AXES) | {"per_block"})
         stages = spec.get("stages")
         if stages is None:
-            stages = [{"rows": [[b.kernel, b.exp, b.out, b.se_ratio, b.stride] for b in s]} for s in GHOSTNET_BLOCKS]
+            stages = [{"rows": [[b.kernel, b.exp, b.out, b.se_ratio, b.stride] for b in s]} for s in GHOSTNET_STAGES]
         if not isinstance(stages, list) or not stages:
             raise ValueError(f"space {n}: stages must be a non-empty list of [[stages]] tables")
         axes: list[Axis] = []
-        for key, kind, default in (("width", "width", 1.0), ("resolution", "resolution", 224)):
+        for key, kind, default in (("width", "width", 1.0), ("resolution", "resolution",
+                                                              default_resolution(GhostNetConfig))):
             axes.append(Axis(key, _choices(n, key, kind, glob.get(key, default))))
         self.dropout = glob.get("dropout", 0.2)
         _check_value(n, "dropout", "dropout", self.dropout)
@@ -170,42 +193,34 @@ class SearchSpace:
         _check_value(n, "version", "version", self.version)
         self.stages: list[dict[str, Any]] = []
         for i, st in enumerate(stages):
-            where = f"stage{i}"
             _check_keys(n, f"[[stages]] #{i}", st, set(_STAGE_AXES) | {"rows", "per_block"})
-            rows = st.get("rows")
-            if not isinstance(rows, list) or not rows:
-                raise ValueError(f"space {n}: {where}.rows must be a non-empty list of [kernel, exp, out, se_ratio, stride]")
-            base = []
-            for r in rows:
-                if not (isinstance(r, list) and len(r) == 5):
-                    raise _err(n, f"{where}.rows", r, "[kernel, exp, out, se_ratio, stride]")
-                k, e, o, se, s = r
-                _check_value(n, f"{where}.rows.kernel", "kernel", k)
-                for label, v in (("exp", e), ("out", o)):
-                    if not (_is_int(v) and v >= 1):
-                        raise _err(n, f"{where}.rows.{label}", v, "a positive integer width")
-                _check_value(n, f"{where}.rows.se_ratio", "se_ratio", se)
-                if s not in (1, 2):
-                    raise _err(n, f"{where}.rows.stride", s, "1 or 2")
-                base.append((k, e, o, float(se), s))
-            merged = {a: st.get(a, defaults.get(a)) for a in _STAGE_AXES}
-            fallback = {"ratio": 2, "dw_size": 3, "se_ratio": "table", "kernel": "table",
-                        "exp_mult": 1.0, "out_mult": 1.0, "depth": len(base)}
-            per_block = st.get("per_block", defaults.get("per_block", []))
-            if not isinstance(per_block, list) or any(p not in ("ratio", "dw_size") for p in per_block):
-                raise _err(n, f"{where}.per_block", per_block, "a list drawn from [\"ratio\", \"dw_size\"]")
-            stage = {"base": base, "per_block": tuple(per_block), "axes": {}}
-            for a in _STAGE_AXES:
-                raw = merged[a] if merged[a] is not None else fallback[a]
-                choices = _choices(n, f"{where}.{a}", a, raw)
-                stage["axes"][a] = choices
-                if a not in per_block:  # per-block axes are added below, once depth is known
-                    axes.append(Axis(f"{where}.{a}", choices))
-            for a in per_block:
-                for b in range(max(stage["axes"]["depth"])):
-                    axes.append(Axis(f"{where}.block{b}.{a}", stage["axes"][a]))
+            stage = self._stage(f"stage{i}", st, defaults)
+            axes += self._stage_axes(f"stage{i}", stage)
             self.stages.append(stage)
         self.axes = axes
+
+    def _stage(self, where: str, st: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """One ``[[stages]]`` table: its base rows, per-block axes and every axis's choices."""
+        n = self.name
+        base = _base_rows(n, where, st.get("rows"))
+        merged = {a: st.get(a, defaults.get(a)) for a in _STAGE_AXES}
+        fallback = {"ratio": 2, "dw_size": 3, "se_ratio": "table", "kernel": "table",
+                    "exp_mult": 1.0, "out_mult": 1.0, "depth": len(base)}
+        per_block = st.get("per_block", defaults.get("per_block", []))
+        if not isinstance(per_block, list) or any(p not in ("ratio", "dw_size") for p in per_block):
+            raise _err(n, f"{where}.per_block", per_block, "a list drawn from [\"ratio\", \"dw_size\"]")
+        choices = {a: _choices(n, f"{where}.{a}", a, merged[a] if merged[a] is not None else fallback[a])
+                   for a in _STAGE_AXES}
+        return {"base": base, "per_block": tuple(per_block), "axes": choices}
+
+    @staticmethod
+    def _stage_axes(where: str, stage: Mapping[str, Any]) -> list[Axis]:
+        """The stage's axes in order: per-stage ones, then one per block for each per-block axis."""
+        axes = [Axis(f"{where}.{a}", stage["axes"][a]) for a in _STAGE_AXES if a not in stage["per_block"]]
+        for a in stage["per_block"]:
+            for b in range(max(stage["axes"]["depth"])):
+                axes.append(Axis(f"{where}.block{b}.{a}", stage["axes"][a]))
+        return axes
 
     def _init_cifar(self, spec: dict[str, Any]) -> None:
         n = self.name
@@ -220,7 +235,7 @@ class SearchSpace:
         ratio = _choices(n, "ratio", "ratio", spec.get("ratio", [2, 3, 4, 5]))
         dw = _choices(n, "dw_size", "dw_size", spec.get("dw_size", [3, 1, 5, 7]))
         axes = [Axis("width", _choices(n, "width", "width", spec.get("width", 1.0))),
-                Axis("resolution", _choices(n, "resolution", "resolution", spec.get("resolution", 32)))]
+                Axis("resolution", _choices(n, "resolution", "resolution", spec.get("resolution", default_resolution(CifarNetConfig))))]
         if self.granularity == "network":
             axes += [Axis("ratio", ratio), Axis("dw_size", dw)]
         else:
@@ -250,10 +265,17 @@ class SearchSpace:
         return math.prod(len(a.choices) for a in self.axes)
 
     def default_params(self) -> dict[str, Any]:
+        """The default value of every axis (a copy)."""
         return dict(self._default)
 
     def config_from_params(self, params: Mapping[str, Any]) -> ArchConfig:
         """The ArchConfig for a full assignment of the axes (missing ones take their default).
+
+        Args:
+            params: Parameter name to value (e.g. ``{"stage3.ratio": 4, "width": 1.0}``).
+
+        Returns:
+            The :class:`ArchConfig`.
 
         Raises:
             ValueError: unknown parameter names or values outside an axis's choices.
@@ -268,36 +290,39 @@ class SearchSpace:
             if v not in self._axis[k].choices:
                 raise _err(self.name, k, v, f"one of {list(self._axis[k].choices)}")
         if self.family == "cifar":
-            if self.granularity == "network":
-                ratios = (p["ratio"],) * self.n_layers
-                dws = (p["dw_size"],) * self.n_layers
-            else:
-                ratios = tuple(p[f"layer{i}.ratio"] for i in range(self.n_layers))
-                dws = tuple(p[f"layer{i}.dw_size"] for i in range(self.n_layers))
-            model = CifarNetConfig(self.arch, ratios, dws, num_classes=self.num_classes, width=float(p["width"]))
-            return ArchConfig(model, int(p["resolution"]))
-        stages = []
-        for i, st in enumerate(self.stages):
-            pre = f"stage{i}"
-            depth = p[f"{pre}.depth"]
-            rows = []
-            for b in range(depth):
-                k, e, o, se, s = st["base"][min(b, len(st["base"]) - 1)]
-                if b >= len(st["base"]):
-                    s = 1  # repeated rows never downsample again
-                kern = p[f"{pre}.kernel"]
-                se_v = p[f"{pre}.se_ratio"]
-                ratio = p[f"{pre}.block{b}.ratio"] if "ratio" in st["per_block"] else p[f"{pre}.ratio"]
-                dw = p[f"{pre}.block{b}.dw_size"] if "dw_size" in st["per_block"] else p[f"{pre}.dw_size"]
-                rows.append(BlockSpec(kernel=k if kern == "table" else kern,
-                                      exp=max(1, int(round(e * p[f"{pre}.exp_mult"]))),
-                                      out=max(1, int(round(o * p[f"{pre}.out_mult"]))),
-                                      se_ratio=se if se_v == "table" else float(se_v), stride=s,
-                                      ratio=ratio, dw_size=dw))
-            stages.append(tuple(rows))
-        model = GhostNetConfig(stages=tuple(stages), width=float(p["width"]), num_classes=self.num_classes,
-                               dropout=self.dropout, version=self.version)
-        return ArchConfig(model, int(p["resolution"]))
+            return ArchConfig(self._cifar_model(p), int(p["resolution"]))
+        return ArchConfig(self._ghostnet_model(p), int(p["resolution"]))
+
+    def _cifar_model(self, p: Mapping[str, Any]) -> CifarNetConfig:
+        if self.granularity == "network":
+            ratios = (p["ratio"],) * self.n_layers
+            dws = (p["dw_size"],) * self.n_layers
+        else:
+            ratios = tuple(p[f"layer{i}.ratio"] for i in range(self.n_layers))
+            dws = tuple(p[f"layer{i}.dw_size"] for i in range(self.n_layers))
+        return CifarNetConfig(self.arch, ratios, dws, num_classes=self.num_classes, width=float(p["width"]))
+
+    def _ghostnet_model(self, p: Mapping[str, Any]) -> GhostNetConfig:
+        stages = tuple(tuple(self._row(p, f"stage{i}", st, b) for b in range(p[f"stage{i}.depth"]))
+                       for i, st in enumerate(self.stages))
+        return GhostNetConfig(stages=stages, width=float(p["width"]), num_classes=self.num_classes,
+                              dropout=self.dropout, version=self.version)
+
+    @staticmethod
+    def _row(p: Mapping[str, Any], pre: str, st: Mapping[str, Any], b: int) -> BlockSpec:
+        """Block ``b`` of stage ``pre``: its base row (the last one repeated) with the axes applied."""
+        k, e, o, se, s = st["base"][min(b, len(st["base"]) - 1)]
+        if b >= len(st["base"]):
+            s = 1  # repeated rows never downsample again
+        kern = p[f"{pre}.kernel"]
+        se_v = p[f"{pre}.se_ratio"]
+        ratio = p[f"{pre}.block{b}.ratio"] if "ratio" in st["per_block"] else p[f"{pre}.ratio"]
+        dw = p[f"{pre}.block{b}.dw_size"] if "dw_size" in st["per_block"] else p[f"{pre}.dw_size"]
+        return BlockSpec(kernel=k if kern == "table" else kern,
+                         exp=max(1, int(round(e * p[f"{pre}.exp_mult"]))),
+                         out=max(1, int(round(o * p[f"{pre}.out_mult"]))),
+                         se_ratio=se if se_v == "table" else float(se_v), stride=s,
+                         ratio=ratio, dw_size=dw)
 
     def _active(self, params: Mapping[str, Any]) -> list[Axis]:
         """Axes that matter given the values so far (per-block axes beyond a stage's depth do not)."""
@@ -370,10 +395,6 @@ class SearchSpace:
                      f"{len(self.axes)} axes; cardinality 1")
         return "\n".join(lines)
 
-    @classmethod
-    def from_dict(cls, spec: dict[str, Any], num_classes: Optional[int] = None) -> "SearchSpace":
-        return cls(spec, num_classes)
-
 
 def list_spaces() -> list[str]:
     """Names of the spaces shipped in the package (``ghostnas/space/spaces``)."""
@@ -386,7 +407,7 @@ def load_space(path_or_name: Union[str, Path], num_classes: Optional[int] = None
     Raises:
         ValueError: unknown name, missing file, malformed TOML, or an invalid axis (named).
     """
-    p = resolve_named(path_or_name, SPACE_DIR, "space")
+    p = resolve_named(path_or_name, SPACE_DIR, "space", "space file")
     spec = read_toml(p, "space file")
     spec.setdefault("name", p.stem)
     return SearchSpace(spec, num_classes)

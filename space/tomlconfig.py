@@ -42,7 +42,7 @@ def apply_overrides(cfg: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
     return cfg
 
 
-def resolve_named(path_or_name: str | Path, folder: Path, what: str) -> Path:
+def resolve_named(path_or_name: str | Path, folder: Path, what: str, file_label: str | None = None) -> Path:
     """A path as given, or, for a bare name without a suffix that is not a file here, the shipped
     ``folder/NAME.toml``.
 
@@ -57,7 +57,7 @@ def resolve_named(path_or_name: str | Path, folder: Path, what: str) -> Path:
             raise ConfigError(f"unknown {what} {str(path_or_name)!r}; shipped: {names} (or give a .toml path)")
         return shipped
     if not p.is_file():
-        raise ConfigError(f"{what} file {str(p)!r} not found")
+        raise ConfigError(f"{file_label or what} {str(p)!r} not found")
     return p
 
 

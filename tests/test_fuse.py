@@ -5,7 +5,7 @@ import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ghostnas.ghostnet import GhostNetConfig, build_model, create_model, fuse_for_inference, model_config
-from ghostnas.space.measure import analytic_counts
+from ghostnas.space import analytic_counts
 
 CASES = [("ghostnet_100", 96), ("ghostnetv2_100", 96), ("ghost_vgg16_cifar", 32),
          ("ghost_resnet56_cifar", 32), ("resnet56_cifar", 32), ("vgg16_cifar", 32)]

@@ -10,10 +10,10 @@ import torch
 import torch.nn as nn
 
 from ghostnas.ghostnet import (BlockSpec, CifarNetConfig, GhostNetConfig, build_model, cifar_conv_layers,
-                               create_model, list_models, model_config)
+                               create_model, default_resolution, list_models, model_config)
 from ghostnas.cli import main
-from ghostnas.space.measure import (Counts, FlopReport, LatencyResult, analytic_counts, built_counts,
-                                    count_flops, measure_latency)
+from ghostnas.space import (Counts, FlopReport, LatencyResult, analytic_counts, built_counts, count_flops,
+                            measure_latency)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -29,7 +29,7 @@ def _built_counts(cfg, res, device="meta"):
 @pytest.mark.parametrize("name", list_models())
 def test_analytic_equals_built_model_for_registry(name):
     cfg = model_config(name)
-    res = 32 if name.endswith("_cifar") else 224
+    res = default_resolution(name)
     params, macs = _built_counts(cfg, res)
     c = analytic_counts(cfg, res)
     assert (c.params, c.macs) == (params, macs)
@@ -288,3 +288,15 @@ def test_cli_profile_subprocess_errors_have_no_traceback():
                              capture_output=True, text=True)
         assert out.returncode == 2 and "Traceback" not in out.stderr
         assert out.stderr.startswith("ghostnas: error:") and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_measure_deploy_latency_folds_bn_and_defaults_the_size():
+    from ghostnas.space import load_space, measure_deploy_latency
+    arch = load_space("ghost_vgg16_cifar").default()
+    r = measure_deploy_latency(arch, threads=1, warmup=1, min_run_time=0.02)  # ArchConfig: its resolution
+    assert r.input_size == (3, arch.resolution, arch.resolution) and r.channels_last and r.threads == 1
+    model = create_model("ghost_resnet56_cifar", width=0.25).train()
+    s = measure_deploy_latency(model, batch=2, script=True, warmup=1, min_run_time=0.02)  # traced at 32
+    assert s.input_size == (3, 32, 32) and s.batch == 2 and model.training  # model untouched
+    with pytest.raises(ValueError, match="ArchConfig"):
+        measure_deploy_latency("ghostnet_100")

@@ -4,7 +4,7 @@ import torch
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
-from ghostnas.ghostnet import (GHOSTNET_BLOCKS, BlockSpec, CheckpointError, CifarNetConfig, GhostNet,
+from ghostnas.ghostnet import (GHOSTNET_STAGES, BlockSpec, CheckpointError, CifarNetConfig, GhostNet,
                                GhostNetConfig, build_model, create_model, ghostify, list_models,
                                load_checkpoint, model_config, read_state_dict)
 
@@ -99,11 +99,11 @@ def test_ghostify_resnet50():
 
 def test_config_is_data_and_round_trips():
     cfg = GhostNetConfig()
-    assert cfg.stages == GHOSTNET_BLOCKS and len(cfg.blocks) == 16
+    assert cfg.stages == GHOSTNET_STAGES and len(cfg.rows) == 16
     assert GhostNetConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(Exception):
         cfg.width = 2.0  # frozen
-    stages = [list(s) for s in GHOSTNET_BLOCKS]
+    stages = [list(s) for s in GHOSTNET_STAGES]
     stages[6][0] = BlockSpec(3, 200, 80, 0.0, 1, ratio=4, dw_size=5)
     custom = GhostNetConfig(stages=tuple(tuple(s) for s in stages), num_classes=10)
     m = GhostNet.from_config(custom)
@@ -163,3 +163,14 @@ def test_checkpoint_refuses_pickled_objects_and_wrong_arch(tmp_path):
         read_state_dict(corrupt)
     with pytest.raises(CheckpointError, match="does not exist"):
         read_state_dict(tmp_path / "missing.pth")
+
+
+def test_default_resolution_is_one_rule():
+    from ghostnas.ghostnet import default_resolution
+    assert [default_resolution(n) for n in ("ghostnet_100", "ghostnetv2_160", "vgg16_cifar")] == [224, 224, 32]
+    assert default_resolution(create_model("ghost_resnet56_cifar")) == 32
+    assert default_resolution(GhostNetConfig) == 224 and default_resolution(CifarNetConfig()) == 32
+    with pytest.raises(ValueError, match="unknown model"):
+        default_resolution("ghostnet_999")
+    with pytest.raises(ValueError, match="no default input size"):
+        default_resolution(torch.nn.Linear(2, 2))

@@ -7,7 +7,7 @@ import pytest
 
 from ghostnas.ghostnet import GhostNetConfig, create_model
 from ghostnas.cli import main
-from ghostnas.space import ArchConfig, build_model, list_spaces, load_space
+from ghostnas.space import ArchConfig, build_arch, list_spaces, load_space
 
 SPACES = ["ghostnet", "ghostnet_cifar", "ghost_vgg16_cifar", "ghost_resnet56_cifar"]
 
@@ -19,10 +19,10 @@ def test_shipped_spaces_load():
 def test_default_point_is_paper_ghostnet_100():
     d = load_space("ghostnet").default()
     assert d.model == GhostNetConfig() and d.resolution == 224
-    assert sum(p.numel() for p in build_model(d).parameters()) == 5_182_508
+    assert sum(p.numel() for p in build_arch(d).parameters()) == 5_182_508
     v = load_space("ghost_vgg16_cifar").default()
     assert set(v.model.ratios) == {2} and set(v.model.dw_sizes) == {3}
-    assert sum(p.numel() for p in build_model(v).parameters()) == \
+    assert sum(p.numel() for p in build_arch(v).parameters()) == \
         sum(p.numel() for p in create_model("ghost_vgg16_cifar").parameters())
 
 
@@ -54,8 +54,8 @@ def test_suggest_uses_readable_stable_names():
     assert "stage3.ratio" in trial.params and "width" in trial.params
     assert "resolution" not in trial.params  # fixed axes are not suggested
     assert space.config_from_params(trial.params) == cfg
-    blocks = cfg.model.blocks
-    assert blocks[0].ratio == trial.params["stage0.ratio"] and blocks[0].dw_size == trial.params["stage0.dw_size"]
+    rows = cfg.model.rows
+    assert rows[0].ratio == trial.params["stage0.ratio"] and rows[0].dw_size == trial.params["stage0.dw_size"]
 
 
 def test_per_block_axes_and_depth():
@@ -86,7 +86,7 @@ def test_grid_for_ablations():
     assert [set(c.model.ratios) for c in grid] == [{2}, {3}, {4}, {5}]
     assert all(set(c.model.dw_sizes) == {3} for c in grid)
     g2 = load_space("ghostnet").grid({"dw_size": [1, 7], "width": [0.5, 1.0]})
-    assert len(g2) == 4 and {b.dw_size for b in g2[0].model.blocks} == {1}
+    assert len(g2) == 4 and {b.dw_size for b in g2[0].model.rows} == {1}
 
 
 def _spec(**over):
@@ -155,3 +155,28 @@ def test_space_show_cli(capsys, tmp_path):
     bad.write_text('family = "ghostnet"\n[global]\nresolution = [2')
     assert main(["space", "show", str(bad)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_load_model_spec_accepts_name_export_and_bare_configs(tmp_path):
+    from ghostnas.ghostnet import CifarNetConfig, model_config
+    from ghostnas.space import load_model_spec
+    assert load_model_spec("ghostnet_050", num_classes=10).config == model_config("ghostnet_050", num_classes=10)
+    arch = load_space("ghostnet_cifar").default()
+    (tmp_path / "arch.json").write_text(arch.to_json())  # what `ghostnas export` writes
+    s = load_model_spec(str(tmp_path / "arch.json"))
+    assert (s.config, s.resolution, s.label) == (arch.model, arch.resolution, "arch.json")
+    cfg = CifarNetConfig.uniform("resnet56", 3, 5)
+    (tmp_path / "bare.json").write_text(cfg.to_json())
+    assert load_model_spec(str(tmp_path / "bare.json")).config == cfg
+    (tmp_path / "flat.json").write_text(json.dumps({"family": "cifar", **cfg.to_dict()}))
+    assert load_model_spec(str(tmp_path / "flat.json")).resolution is None
+    for text, message in (("{", "not valid JSON"), ('{"family": "alexnet"}', "family"),
+                          ('{"arch": "vgg16", "colour": 1}', "colour")):
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(ValueError, match=message) as e:
+            load_model_spec(str(tmp_path / "bad.json"))
+        assert str(e.value).startswith(str(tmp_path / "bad.json")) and "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="unknown model 'ghostnet_999'"):
+        load_model_spec("ghostnet_999")
+    with pytest.raises(ValueError, match="missing.json: no such model config file"):
+        load_model_spec(str(tmp_path / "missing.json"))

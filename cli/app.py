@@ -25,10 +25,13 @@ COMMAND_MODULES = [
     "ghostnas.cli.models",
     "ghostnas.cli.ablate",
     "ghostnas.cli.space",
-    "ghostnas.cli.study",
+    "ghostnas.cli.search",
+    "ghostnas.cli.results",
+    "ghostnas.cli.train",
     "ghostnas.cli.profile",
     "ghostnas.cli.similarity",
     "ghostnas.cli.analysis",
+    "ghostnas.cli.fidelity",
 ]
 
 

@@ -1,0 +1,92 @@
+"""A study on this machine: the first worker in this process, the others as child processes.
+
+SIGTERM (batch schedulers, ``kill``) ends a worker like Ctrl-C: the running trial is failed with
+reason 'interrupted' and queued again, not left RUNNING; the interrupt is passed on to the children.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from typing import Iterator
+
+import optuna
+
+from .objective import prepare_data
+from .storage import redact
+from .study import open_study, run_worker
+from .study_config import StudyConfig
+
+__all__ = ["run_study", "sigterm_as_interrupt", "storage_url"]
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM raises KeyboardInterrupt (in the main thread)."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (embedded use)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def storage_url(cfg: StudyConfig) -> str:
+    """The study's storage URL (the default journal file in the run folder when none is configured)."""
+    return cfg.storage or str((cfg.run_dir / "study.journal").resolve())
+
+
+def run_study(cfg: StudyConfig, workers: int | None = None, verbose: bool = False) -> optuna.Study:
+    """Run (or resume) a study with ``workers`` processes on this machine until it has ``n_trials``.
+
+    Args:
+        cfg: The study config.
+        workers: Worker processes (default: the config's ``study.workers``).
+        verbose: Pass ``-v`` to the child workers.
+
+    Returns:
+        The study, after every worker has stopped. Children that exit non-zero are reported on stderr.
+
+    Raises:
+        ValueError: bad worker count, ``memory`` storage with several workers, bad data (before the
+            study is created).
+    """
+    workers = cfg.workers if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"--workers {workers} is not allowed; expected an integer >= 1")
+    if workers > 1 and cfg.storage == "memory":
+        raise ValueError("--workers > 1 needs a shared storage (journal file or database), not 'memory'")
+    prepare_data(cfg)  # a bad data set fails before the study is created
+    open_study(cfg)  # create (or validate) before any worker starts
+    url = storage_url(cfg)
+    env = None
+    if redact(url) != url:  # a password: hand it over in the environment, not on the command line (ps)
+        env = {**os.environ, "GHOSTNAS_STORAGE_URL": url}
+        url = "env:GHOSTNAS_STORAGE_URL"
+    procs = []
+    for i in range(1, workers):
+        cmd = [sys.executable, "-m", "ghostnas.cli", "worker", "--storage", url, "--study", cfg.name,
+               "--index", str(i)] + (["-v"] if verbose else [])
+        procs.append(subprocess.Popen(cmd, env=env))
+    try:
+        with sigterm_as_interrupt():
+            return run_worker(cfg, worker_index=0)
+    except KeyboardInterrupt:
+        for p in procs:  # pass the interrupt on: each worker fails and requeues its trial
+            if p.poll() is None:
+                p.terminate()
+        raise
+    finally:
+        for i, p in enumerate(procs, 1):
+            rc = p.wait()
+            if rc != 0:
+                print(f"ghostnas: warning: worker {i} (pid {p.pid}) exited with status {rc}", file=sys.stderr)
