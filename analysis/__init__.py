@@ -1,28 +1,47 @@
-"""Analysis: feature-map capture, channel similarity and CKA, redundancy, figures.
+"""Analysis: feature maps and their redundancy, study Pareto fronts, reports.
 
-The feature-map half of issue 6: :func:`capture_features` (intrinsic and ghost maps of Ghost
-modules separately), channel cosine / MSE and linear / RBF / unbiased / minibatch CKA,
-:func:`redundancy_summary`, the paper's MSE-versus-d least-squares experiment
-(:func:`mse_vs_d`), and the paper's Figure 1 / Figure 4, heatmaps and MSE plots.
-Import :mod:`ghostnas.analysis.figures` for the plots (it loads matplotlib).
+* Feature maps (paper issue 6): :func:`capture_features` (intrinsic and ghost maps of Ghost
+  modules separately), channel cosine / MSE and linear / RBF / unbiased / minibatch CKA,
+  :func:`redundancy_summary`, the paper's MSE-versus-d least-squares experiment
+  (:func:`mse_vs_d`), and :func:`write_similarity_report` (``ghostnas similarity``).
+* Studies: trained trials and fronts (:mod:`.fronts`), hypervolume (:mod:`.hypervolume`),
+  parameter importances (:mod:`.importances`), figures (:mod:`.pareto_plots`),
+  :func:`analyze_study` (``ghostnas pareto``) and :func:`write_report` (``ghostnas report``).
+* Ablations: :func:`write_ablation_report` (``ghostnas ablate``).
+* The paper's reference numbers: :mod:`.paper`; figure style and saving: :mod:`.style`.
+
+Import :mod:`ghostnas.analysis.figures` for the feature-map plots (it loads matplotlib).
 """
-from .features import LayerMaps, capture_features, is_ghost_module, layer_names, resolve_layers
-from .redundancy import (DEFAULT_DS, PAPER_TABLE2_UNVERIFIED, RedundancySummary, fit_depthwise_filter,
-                         layer_redundancy, mse_table_markdown, mse_vs_d, redundancy_summary)
-from .pareto import (StudyAnalysis, analyze_study, hypervolume, hypervolume_history, paper_references,
-                     param_importances, plot_front, reference_point)
+from .ablation_report import kendall_tau, write_ablation_report
+from .features import LayerMaps, capture_features, is_ghost_module, resolve_layers
+from .fronts import front_indices, markdown_table, study_directions, study_objectives, trained_mask
+from .hypervolume import hypervolume, hypervolume_history, reference_point
+from .importances import MIN_IMPORTANCE_TRIALS, param_importances
+from .paper import PAPER_TABLE2_UNVERIFIED, paper_references, paper_rows, paper_table
+from .pareto_plots import plot_front
+from .redundancy import DEFAULT_DS, RedundancySummary, fit_depthwise_filter, mse_table_markdown, mse_vs_d, redundancy_summary
 from .report import write_report
-from .similarity import (MinibatchCKA, center_gram, channel_cosine, channel_mse, channel_similarity, cka,
-                         cka_matrix, gram_linear, gram_rbf, hsic_biased, hsic_unbiased, linear_cka,
-                         minibatch_cka, normalize_maps, rbf_cka, unbiased_cka)
+from .cka import (MinibatchCKA, center_gram, cka, cka_matrix, gram_linear, gram_rbf, hsic_biased, hsic_unbiased,
+                  linear_cka, minibatch_cka, rbf_cka, unbiased_cka)
+from .similarity import channel_cosine, channel_mse, channel_similarity, normalize_maps
+from .similarity_report import SimilarityReport, load_model, write_similarity_report
+from .study_analysis import StudyAnalysis, analyze_study
+from .style import OKABE_ITO, OKABE_ITO_CYCLE, save_figure
 
 __all__ = [
-    "DEFAULT_DS", "LayerMaps", "MinibatchCKA", "PAPER_TABLE2_UNVERIFIED", "RedundancySummary", "capture_features",
-    "center_gram", "channel_cosine", "channel_mse", "channel_similarity", "cka", "cka_matrix",
-    "fit_depthwise_filter", "gram_linear", "gram_rbf", "hsic_biased", "hsic_unbiased", "is_ghost_module",
-    "layer_names", "layer_redundancy", "linear_cka", "minibatch_cka", "mse_table_markdown", "mse_vs_d",
-    "normalize_maps", "rbf_cka", "redundancy_summary", "resolve_layers", "unbiased_cka",
+    # feature maps, similarity, redundancy
+    "DEFAULT_DS", "LayerMaps", "MinibatchCKA", "RedundancySummary", "capture_features", "center_gram",
+    "channel_cosine", "channel_mse", "channel_similarity", "cka", "cka_matrix", "fit_depthwise_filter",
+    "gram_linear", "gram_rbf", "hsic_biased", "hsic_unbiased", "is_ghost_module", "linear_cka", "minibatch_cka",
+    "mse_table_markdown", "mse_vs_d", "normalize_maps", "rbf_cka", "redundancy_summary", "resolve_layers",
+    "unbiased_cka", "SimilarityReport", "load_model", "write_similarity_report",
     # study analysis (Pareto fronts, hypervolume, importances, reports)
-    "StudyAnalysis", "analyze_study", "hypervolume", "hypervolume_history",
-    "paper_references", "param_importances", "plot_front", "reference_point", "write_report",
+    "MIN_IMPORTANCE_TRIALS", "StudyAnalysis", "analyze_study", "front_indices", "hypervolume",
+    "hypervolume_history", "markdown_table", "param_importances", "plot_front", "reference_point",
+    "study_directions", "study_objectives", "trained_mask", "write_report",
+    # ablations
+    "kendall_tau", "write_ablation_report",
+    # the paper's numbers; figure style
+    "PAPER_TABLE2_UNVERIFIED", "paper_references", "paper_rows", "paper_table",
+    "OKABE_ITO", "OKABE_ITO_CYCLE", "save_figure",
 ]

@@ -21,7 +21,7 @@ from typing import Iterable, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
-__all__ = ["LayerMaps", "capture_features", "layer_names", "resolve_layers", "is_ghost_module"]
+__all__ = ["LayerMaps", "capture_features", "resolve_layers", "is_ghost_module"]
 
 
 @dataclass
@@ -47,10 +47,21 @@ class LayerMaps:
 
     @property
     def is_ghost(self) -> bool:
+        """True for a Ghost module's maps (intrinsic and ghost maps recorded)."""
         return self.intrinsic is not None
 
     def ghost_parent(self, j: int) -> int:
-        """Index of the intrinsic map that ghost ``j`` was made from (``j // (ratio - 1)``)."""
+        """Index of the intrinsic map that ghost ``j`` was made from (``j // (ratio - 1)``).
+
+        Args:
+            j: Index into :attr:`ghost`.
+
+        Returns:
+            The intrinsic map's index.
+
+        Raises:
+            ValueError: the layer has no ghost maps, or ``j`` is out of range.
+        """
         if not self.is_ghost or self.ghost is None or self.ratio is None or self.ratio < 2:
             raise ValueError(f"layer {self.name!r} has no ghost maps")
         if not 0 <= j < self.ghost.shape[1]:
@@ -58,7 +69,14 @@ class LayerMaps:
         return j // (self.ratio - 1)
 
     def ghosts_of(self, i: int) -> list[int]:
-        """Indices (into :attr:`ghost`) of the ghost maps of intrinsic map ``i``."""
+        """Indices (into :attr:`ghost`) of the ghost maps of intrinsic map ``i``.
+
+        Args:
+            i: Index of an intrinsic map.
+
+        Returns:
+            The ghost indices (empty for a layer without ghost maps).
+        """
         if not self.is_ghost or self.ghost is None or self.ratio is None or self.ratio < 2:
             return []
         r = self.ratio - 1
@@ -66,17 +84,28 @@ class LayerMaps:
 
 
 def is_ghost_module(m: nn.Module) -> bool:
-    """Duck-typed: anything with ``intrinsic_and_ghost``, ``primary_conv``, ``oup`` and ``ratio``."""
+    """Whether ``m`` is a Ghost module.
+
+    Duck-typed: anything with ``intrinsic_and_ghost``, ``primary_conv``, ``oup`` and ``ratio``.
+
+    Args:
+        m: Any module.
+
+    Returns:
+        True for a Ghost module (v1 or v2).
+    """
     return all(hasattr(m, a) for a in ("intrinsic_and_ghost", "primary_conv", "oup", "ratio"))
-
-
-def layer_names(model: nn.Module) -> list[str]:
-    """Names of all sub-modules (``named_modules`` order, the root excluded)."""
-    return [n for n, _ in model.named_modules() if n]
 
 
 def resolve_layers(model: nn.Module, layers: Union[str, Iterable[str]]) -> dict[str, nn.Module]:
     """Map layer names to modules.
+
+    Args:
+        model: Any ``nn.Module``.
+        layers: One module name or several (``model.named_modules()`` names).
+
+    Returns:
+        ``{name: module}`` in the order given.
 
     Raises:
         ValueError: a name is not a module of ``model``; the message names the unknown layer(s)

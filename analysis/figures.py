@@ -1,47 +1,35 @@
 """Figures: the GhostNet paper's Figure 1 and Figure 4, similarity heatmaps, MSE versus d.
 
-Every plot function returns a matplotlib ``Figure``; :func:`save_figure` writes it as PNG and
-SVG. Maps use perceptually uniform, colour-blind-safe colour maps (``cividis`` for feature maps,
-``viridis`` for similarity); outlines and lines use the Okabe-Ito palette, and matched pairs also
-carry a letter so the pairing does not rely on colour alone. Feature maps are shown each with its
+Every plot function returns a matplotlib ``Figure``; :func:`ghostnas.analysis.style.save_figure`
+writes it as PNG and SVG. Maps use perceptually uniform, colour-blind-safe colour maps
+(``cividis`` for feature maps, ``viridis`` for similarity); outlines and lines use the Okabe-Ito
+palette (:mod:`ghostnas.analysis.style`), and matched pairs also carry a letter so the pairing
+does not rely on colour alone. Feature maps are shown each with its
 own min–max scaling (as in the paper's figures).
 """
 from __future__ import annotations
 
 import math
-import os
 from typing import Optional, Sequence, Union
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+from .style import MAP_CMAP, OKABE_ITO_CYCLE, SIM_CMAP, pyplot
 
-__all__ = ["OKABE_ITO", "save_figure", "plot_feature_grid", "plot_ghost_maps", "plot_similarity_heatmap",
-           "plot_mse_vs_d", "plot_partner_histogram"]
+plt = pyplot()
 
-# Okabe-Ito, ordered for contrast on white (yellow last).
-OKABE_ITO = ["#D55E00", "#0072B2", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"]
-MAP_CMAP = "cividis"
-SIM_CMAP = "viridis"
+_Array = Union[torch.Tensor, np.ndarray]
+
+__all__ = ["plot_feature_grid", "plot_ghost_maps", "plot_similarity_heatmap", "plot_mse_vs_d",
+           "plot_partner_histogram"]
 
 
-def save_figure(fig: plt.Figure, stem: Union[str, os.PathLike], dpi: int = 130, close: bool = True) -> list[str]:
-    """Write ``stem.png`` and ``stem.svg``; return the paths."""
-    stem = os.fspath(stem)
-    os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
-    paths = []
-    for ext in ("png", "svg"):
-        p = f"{stem}.{ext}"
-        fig.savefig(p, dpi=dpi, bbox_inches="tight")
-        paths.append(p)
-    if close:
-        plt.close(fig)
-    return paths
+def _colour(k: int) -> str:
+    """The ``k``-th Okabe-Ito colour, cycling."""
+    return OKABE_ITO_CYCLE[k % len(OKABE_ITO_CYCLE)]
 
 
 def _np(x) -> np.ndarray:
@@ -75,7 +63,7 @@ def _outline(ax, color: str, lw: float = 3.5) -> None:
 
 
 def plot_feature_grid(maps: torch.Tensor, pairs: Sequence[Sequence] = (), title: str = "",
-                      max_maps: int = 64, ncols: Optional[int] = None, image=None,
+                      max_maps: int = 64, ncols: Optional[int] = None, image: Optional[_Array] = None,
                       pair_label: str = "cos") -> plt.Figure:
     """The paper's Figure 1: a grid of one image's feature maps, similar pairs outlined.
 
@@ -87,6 +75,11 @@ def plot_feature_grid(maps: torch.Tensor, pairs: Sequence[Sequence] = (), title:
         max_maps: At most this many maps are drawn: the paired channels plus the lowest other
             indices, in channel order.
         image: Optional input image (C×H×W or H×W×C) drawn first.
+        ncols: Grid columns (default: a square grid).
+        pair_label: Name of the similarity in the legend.
+
+    Returns:
+        The figure.
     """
     m = _np(maps)
     if m.ndim != 3:
@@ -124,9 +117,9 @@ def plot_feature_grid(maps: torch.Tensor, pairs: Sequence[Sequence] = (), title:
         label = f"ch {ch}"
         if ch in marked:
             ks = marked[ch]
-            _outline(ax, OKABE_ITO[ks[0] % len(OKABE_ITO)])
+            _outline(ax, _colour(ks[0]))
             label += " " + "".join(chr(ord("A") + k) for k in ks)
-            ax.set_title(label, fontsize=7, color=OKABE_ITO[ks[0] % len(OKABE_ITO)], fontweight="bold")
+            ax.set_title(label, fontsize=7, color=_colour(ks[0]), fontweight="bold")
         else:
             ax.set_title(label, fontsize=6)
             for s in ax.spines.values():
@@ -136,7 +129,7 @@ def plot_feature_grid(maps: torch.Tensor, pairs: Sequence[Sequence] = (), title:
     handles = []
     for k, p in enumerate(pairs):
         sim = f", {pair_label} {float(p[2]):.3f}" if len(p) > 2 else ""
-        handles.append(Rectangle((0, 0), 1, 1, fill=False, edgecolor=OKABE_ITO[k % len(OKABE_ITO)], linewidth=2.5,
+        handles.append(Rectangle((0, 0), 1, 1, fill=False, edgecolor=_colour(k), linewidth=2.5,
                                  label=f"{chr(ord('A') + k)}: ch {int(p[0])} & ch {int(p[1])}{sim}"))
     if handles:
         fig.legend(handles=handles, loc="lower center", ncol=min(3, len(handles)), fontsize=8, frameon=False,
@@ -148,8 +141,8 @@ def plot_feature_grid(maps: torch.Tensor, pairs: Sequence[Sequence] = (), title:
     return fig
 
 
-def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, image=None, n: int = 16,
-                    indices: Optional[Sequence[int]] = None, ghost_index: int = 0, title: str = "",
+def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, image: Optional[_Array] = None,
+                    n: int = 16, indices: Optional[Sequence[int]] = None, ghost_index: int = 0, title: str = "",
                     dw_size: Optional[int] = None) -> plt.Figure:
     """The paper's Figure 4: intrinsic maps (left box) next to their ghost maps (right box).
 
@@ -159,7 +152,13 @@ def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, im
         ratio: Ghost ratio ``s``; ghost ``i*(s-1)+ghost_index`` is drawn at the place of intrinsic ``i``.
         image: The input image, drawn on the left.
         n: Number of intrinsic maps (first ``n`` unless ``indices``).
+        indices: Intrinsic maps to draw (default: the first ``n`` with a ghost).
+        ghost_index: Which of each intrinsic map's ``s - 1`` ghosts to draw.
+        title: Figure title.
         dw_size: The cheap op's kernel ``d`` (for the label only).
+
+    Returns:
+        The figure.
     """
     a, g = _np(intrinsic), _np(ghost)
     if a.ndim != 3 or g.ndim != 3:
@@ -187,8 +186,8 @@ def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, im
         axi.set_yticks([])
     boxes = []
     op = f"{dw_size}×{dw_size} depthwise" if dw_size else "depthwise"
-    for b, (maps, color, name) in enumerate(((a, OKABE_ITO[0], "intrinsic maps (primary conv)"),
-                                             (g, OKABE_ITO[2], f"ghost maps (cheap {op} op)"))):
+    for b, (maps, color, name) in enumerate(((a, OKABE_ITO_CYCLE[0], "intrinsic maps (primary conv)"),
+                                             (g, OKABE_ITO_CYCLE[2], f"ghost maps (cheap {op} op)"))):
         col0 = 2 if b == 0 else side + 3
         axs = []
         for k, i in enumerate(indices):
@@ -216,13 +215,26 @@ def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, im
     return fig
 
 
-def plot_similarity_heatmap(mat, labels: Optional[Sequence[str]] = None, title: str = "",
+def plot_similarity_heatmap(mat: _Array, labels: Optional[Sequence[str]] = None, title: str = "",
                             vmin: float = 0.0, vmax: float = 1.0, cmap: str = SIM_CMAP,
                             annotate: Optional[bool] = None, cbar_label: str = "similarity",
                             xlabel: str = "channel", ylabel: str = "channel",
                             mask_upper: bool = False) -> plt.Figure:
-    """A square heatmap with a fixed colour scale (default [0, 1]); values in the cells for small
-    matrices (≤ 12×12, or ``annotate=True``); the diagonal stays visible."""
+    """A square heatmap with a fixed colour scale (default [0, 1]); the diagonal stays visible.
+
+    Args:
+        mat: k×k matrix (tensor or array).
+        labels: Tick labels (default: every few indices).
+        title: Figure title.
+        vmin, vmax: Colour scale.
+        cmap: Colour map.
+        annotate: Values in the cells (default: for matrices up to 12×12).
+        cbar_label, xlabel, ylabel: Axis texts.
+        mask_upper: Hide the upper triangle.
+
+    Returns:
+        The figure.
+    """
     m = _np(mat)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"heatmap needs a square matrix, got shape {m.shape}")
@@ -263,14 +275,23 @@ def plot_similarity_heatmap(mat, labels: Optional[Sequence[str]] = None, title: 
 
 def plot_mse_vs_d(df: pd.DataFrame, paper: Optional[pd.DataFrame] = None, title: str = "",
                   logy: bool = True) -> plt.Figure:
-    """MSE of the least-squares d×d filter against d, one line per pair; ``paper`` rows (the
-    recalled, UNVERIFIED paper values) dashed in grey."""
+    """MSE of the least-squares d×d filter against d, one line per pair.
+
+    Args:
+        df: :func:`ghostnas.analysis.redundancy.mse_vs_d` output.
+        paper: Paper rows (the recalled, UNVERIFIED values), drawn dashed in grey.
+        title: Figure title.
+        logy: Logarithmic MSE axis.
+
+    Returns:
+        The figure.
+    """
     fig, ax = plt.subplots(figsize=(10.5, 5.0))
     markers = "osD^v<>p"
     styles = ["-", "-.", ":"]
     for k, (name, row) in enumerate(df.iterrows()):
         ax.plot([int(d) for d in row.index], row.values, marker=markers[k % len(markers)],
-                linestyle=styles[(k // 7) % len(styles)], color=OKABE_ITO[k % 7], label=str(name), linewidth=1.8)
+                linestyle=styles[(k // 7) % len(styles)], color=OKABE_ITO_CYCLE[k % 7], label=str(name), linewidth=1.8)
     if paper is not None:
         for k, (name, row) in enumerate(paper.iterrows()):
             ax.plot([int(d) for d in row.index], row.values, linestyle="--", marker="x", color="0.45",
@@ -293,13 +314,22 @@ def plot_mse_vs_d(df: pd.DataFrame, paper: Optional[pd.DataFrame] = None, title:
 
 def plot_partner_histogram(partner_similarity: Sequence[float], threshold: Optional[float] = None,
                            title: str = "", xlabel: str = "cosine similarity to most similar other map") -> plt.Figure:
-    """Histogram of each map's best-partner similarity, threshold marked."""
+    """Histogram of each map's best-partner similarity, threshold marked.
+
+    Args:
+        partner_similarity: One value per map (:attr:`RedundancySummary.partner_similarity`).
+        threshold: Marked as a dashed line with the share of maps above it.
+        title, xlabel: Texts.
+
+    Returns:
+        The figure.
+    """
     v = _np(partner_similarity)
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     ax.hist(v, bins=min(30, max(5, len(v) // 2)), range=(min(0.0, float(v.min())), 1.0),
-            color=OKABE_ITO[1], edgecolor="white")
+            color=OKABE_ITO_CYCLE[1], edgecolor="white")
     if threshold is not None:
-        ax.axvline(threshold, color=OKABE_ITO[0], linestyle="--", label=f"threshold {threshold:g}: "
+        ax.axvline(threshold, color=OKABE_ITO_CYCLE[0], linestyle="--", label=f"threshold {threshold:g}: "
                    f"{(v >= threshold).mean():.0%} of maps above")
         ax.legend(fontsize=8)
     ax.set_xlabel(xlabel)

@@ -9,9 +9,9 @@
   patch contains the (d−2)×(d−2) patch at its centre), so the least-squares MSE cannot increase
   with d.
 
-The paper's values (:data:`PAPER_TABLE2_UNVERIFIED`) are *recalled, not verified* against the
-PDF, and come from pretrained ImageNet ResNet-50 maps whose normalisation is not known; compare
-orders of magnitude and the trend with d, not digits.
+The paper's values (:data:`ghostnas.analysis.paper.PAPER_TABLE2_UNVERIFIED`) are *recalled, not
+verified* against the PDF, and come from pretrained ImageNet ResNet-50 maps whose normalisation is
+not known; compare orders of magnitude and the trend with d, not digits.
 """
 from __future__ import annotations
 
@@ -22,21 +22,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .similarity import channel_similarity, normalize_maps
+from .paper import PAPER_TABLE2_UNVERIFIED
+from .similarity import normalize_maps
 
-__all__ = ["RedundancySummary", "redundancy_summary", "layer_redundancy", "fit_depthwise_filter",
-           "mse_vs_d", "mse_table_markdown", "PAPER_TABLE2_UNVERIFIED", "DEFAULT_DS"]
+__all__ = ["RedundancySummary", "redundancy_summary", "fit_depthwise_filter", "mse_vs_d", "mse_table_markdown",
+           "DEFAULT_DS"]
 
 DEFAULT_DS = (1, 3, 5, 7)
-
-# GhostNet paper Table 2 (MSE of the red/green/blue pairs of Figure 1 for d = 1, 3, 5, 7).
-# [recalled — UNVERIFIED]: see shared/reference/ghostnet-facts.md §1.4.
-PAPER_TABLE2_UNVERIFIED = pd.DataFrame(
-    {1: [4.0e-3, 25.0e-3, 12.1e-3], 3: [3.3e-3, 24.3e-3, 11.2e-3],
-     5: [3.3e-3, 24.1e-3, 11.1e-3], 7: [3.2e-3, 23.9e-3, 11.0e-3]},
-    index=pd.Index(["paper red pair (UNVERIFIED)", "paper green pair (UNVERIFIED)",
-                    "paper blue pair (UNVERIFIED)"], name="pair"))
-PAPER_TABLE2_UNVERIFIED.columns.name = "d"
 
 
 @dataclass
@@ -50,6 +42,8 @@ class RedundancySummary:
         fraction_redundant: Share of maps whose most similar partner is ≥ threshold.
         top_pairs: The ``top_k`` most similar unordered pairs ``(i, j, sim)``, i < j, best first.
         metric: Name of the similarity metric.
+        layer: Name of the layer (may be empty).
+        extra: More facts to report with :meth:`as_dict`.
     """
 
     partner: list[int]
@@ -63,16 +57,25 @@ class RedundancySummary:
 
     @property
     def num_maps(self) -> int:
+        """Number of maps (channels) of the layer."""
         return len(self.partner)
 
     def partners_frame(self) -> pd.DataFrame:
+        """Each map's most similar partner.
+
+        Returns:
+            Columns ``map``, ``partner``, ``similarity``; one row per map.
+        """
         return pd.DataFrame({"map": range(self.num_maps), "partner": self.partner,
                              "similarity": self.partner_similarity})
 
-    def pairs_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.top_pairs, columns=["i", "j", "similarity"])
-
     def as_dict(self) -> dict:
+        """The summary as JSON-able values (top pairs rounded to 6 digits, plus :attr:`extra`).
+
+        Returns:
+            ``layer``, ``metric``, ``num_maps``, ``threshold``, ``fraction_redundant``,
+            ``median_partner_similarity``, ``top_pairs`` and the ``extra`` entries.
+        """
         sims = torch.tensor(self.partner_similarity, dtype=torch.float64)
         return {"layer": self.layer, "metric": self.metric, "num_maps": self.num_maps,
                 "threshold": self.threshold, "fraction_redundant": self.fraction_redundant,
@@ -89,6 +92,12 @@ def redundancy_summary(sim: torch.Tensor, threshold: float = 0.9, top_k: int = 3
             ``higher_is_similar=False``, then "above the threshold" means "MSE ≤ threshold").
         threshold: Similarity a partner must reach for a map to count as redundant.
         top_k: Number of pairs to return.
+        higher_is_similar: False for a distance such as MSE.
+        metric: Name of the metric, recorded in the summary.
+        layer: Name of the layer, recorded in the summary.
+
+    Returns:
+        The :class:`RedundancySummary`.
     """
     sim = torch.as_tensor(sim, dtype=torch.float64)
     if sim.dim() != 2 or sim.shape[0] != sim.shape[1]:
@@ -110,13 +119,6 @@ def redundancy_summary(sim: torch.Tensor, threshold: float = 0.9, top_k: int = 3
     pairs = [(int(iu[0, o]), int(iu[1, o]), float(sim[iu[0, o], iu[1, o]])) for o in order]
     return RedundancySummary([int(p) for p in partner], [float(v) for v in partner_sim], float(threshold),
                              float(redundant.double().mean()), pairs, metric, layer)
-
-
-def layer_redundancy(maps: torch.Tensor, metric: str = "cosine", threshold: float = 0.9, top_k: int = 3,
-                     layer: str = "") -> RedundancySummary:
-    """:func:`redundancy_summary` of the channel similarity of N×C×H×W maps."""
-    sim = channel_similarity(maps, metric)
-    return redundancy_summary(sim, threshold, top_k, higher_is_similar=(metric != "mse"), metric=metric, layer=layer)
 
 
 def fit_depthwise_filter(src: torch.Tensor, dst: torch.Tensor, d: int, bias: bool = False
@@ -190,7 +192,16 @@ def mse_vs_d(maps: torch.Tensor, pairs: Sequence[Sequence[int]], ds: Sequence[in
 
 
 def mse_table_markdown(df: pd.DataFrame, include_paper: bool = True, fmt: str = "{:.3e}") -> str:
-    """A markdown table of an MSE-vs-d frame (plus the paper's recalled rows, labelled UNVERIFIED)."""
+    """A markdown table of an MSE-vs-d frame (plus the paper's recalled rows, labelled UNVERIFIED).
+
+    Args:
+        df: :func:`mse_vs_d` output (rows: pairs, columns: d).
+        include_paper: Append the paper's Table 2 rows for the same d values.
+        fmt: Format of each MSE.
+
+    Returns:
+        The table, ending with a newline.
+    """
     parts = [df]
     if include_paper:
         parts.append(PAPER_TABLE2_UNVERIFIED[[d for d in df.columns if d in PAPER_TABLE2_UNVERIFIED.columns]])

@@ -2,7 +2,7 @@
 JavaScript, no external resources) and a markdown twin that links the PNG figures next to it.
 
 ``ghostnas report --storage URL --study NAME --out DIR`` calls :func:`write_report`; it makes the
-same figures and tables as ``ghostnas pareto`` (:func:`ghostnas.analysis.pareto.analyze_study`).
+same figures and tables as ``ghostnas pareto`` (:func:`ghostnas.analysis.study_analysis.analyze_study`).
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from .pareto import StudyAnalysis, analyze_study, markdown_table
+from .fronts import markdown_table
+from .study_analysis import StudyAnalysis, analyze_study
 
 __all__ = ["write_report"]
 
@@ -135,17 +136,10 @@ def _data_uri(path: Path) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def write_report(study: Any, out: str | Path, storage_label: Optional[str] = None,
-                 analysis: Optional[StudyAnalysis] = None) -> dict[str, Path]:
-    """Write ``report.html`` (self-contained) and ``report.md`` (plus the figures) into ``out``."""
-    out = Path(out)
-    a = analysis or analyze_study(study, out)
-    storage_label = storage_label or "not given"
-    figs = [k for k in _FIG_ORDER if k in a.figures]
+def _html(a: StudyAnalysis, storage_label: str) -> str:
+    """The self-contained HTML report (figures embedded as SVG data URIs)."""
     prow, pcols = _pareto_rows(a)
     irow, icols = _importance_rows(a)
-
-    # --- HTML
     h = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
          f"<title>ghostnas study report: {html.escape(a.study_name)}</title>", f"<style>{_CSS}</style></head><body>",
          f"<h1>Study report: <code>{html.escape(a.study_name)}</code></h1>",
@@ -157,7 +151,7 @@ def write_report(study: Any, out: str | Path, storage_label: Optional[str] = Non
          "without trials that reused an earlier architecture).</p>",
          _html_table(prow, pcols) if prow else "<p class='note'>No Pareto-optimal trial yet.</p>",
          "<h2>Figures</h2>"]
-    for k in figs:
+    for k in _figure_keys(a):
         svg = next(p for p in a.figures[k] if p.suffix == ".svg")
         h.append(f'<figure><img alt="{html.escape(_FIG_TITLES[k])}" src="{_data_uri(svg)}">'
                  f"<figcaption><b>{html.escape(_FIG_TITLES[k])}.</b> {html.escape(a.captions.get(k, ''))}"
@@ -178,10 +172,13 @@ def write_report(study: Any, out: str | Path, storage_label: Optional[str] = Non
              + html.escape(json.dumps(a.config, indent=2, default=str) if a.config else "not recorded")
              + "</pre></details>")
     h.append("</body></html>")
-    html_path = out / "report.html"
-    html_path.write_text("\n".join(h) + "\n", encoding="utf-8")
+    return "\n".join(h) + "\n"
 
-    # --- markdown
+
+def _markdown(a: StudyAnalysis, storage_label: str) -> str:
+    """The markdown twin of the report (links the PNG figures next to it)."""
+    prow, pcols = _pareto_rows(a)
+    irow, icols = _importance_rows(a)
     md = [f"# Study report: `{a.study_name}`", "", "Made by `ghostnas report`; figures are the PNGs next to this file.",
           "", "## Summary", "", markdown_table([{"item": k, "value": v} for k, v in _summary(a, storage_label)],
                                                ["item", "value"]),
@@ -189,7 +186,7 @@ def write_report(study: Any, out: str | Path, storage_label: Optional[str] = Non
     md.append(markdown_table([{c: _fmt(r.get(c), c) for c in pcols} for r in prow], pcols) if prow
               else "No Pareto-optimal trial yet.\n")
     md += ["## Figures", ""]
-    for k in figs:
+    for k in _figure_keys(a):
         png = next(p for p in a.figures[k] if p.suffix == ".png")
         md += [f"### {_FIG_TITLES[k]}", "", f"![{_FIG_TITLES[k]}]({png.name})", "", a.captions.get(k, ""), ""]
     md += ["## Parameter importances", ""]
@@ -205,6 +202,32 @@ def write_report(study: Any, out: str | Path, storage_label: Optional[str] = Non
            markdown_table([{c: _fmt(r.get(c), c) if c not in ("number",) else r.get(c) for c in a.table_columns}
                            for r in a.table_rows], a.table_columns),
            "## Study config", "", "```json", json.dumps(a.config, indent=2, default=str) if a.config else "{}", "```", ""]
+    return "\n".join(md)
+
+
+def _figure_keys(a: StudyAnalysis) -> list[str]:
+    return [k for k in _FIG_ORDER if k in a.figures]
+
+
+def write_report(study: Any, out: str | Path, storage_label: Optional[str] = None,
+                 analysis: Optional[StudyAnalysis] = None) -> dict[str, Path]:
+    """Write ``report.html`` (self-contained) and ``report.md`` (plus the figures) into ``out``.
+
+    Args:
+        study: An Optuna study made by ghostnas.
+        out: Output folder.
+        storage_label: How the report names the storage (pass a redacted URL); default "not given".
+        analysis: A :class:`~ghostnas.analysis.study_analysis.StudyAnalysis` already made for
+            ``out``; default: :func:`~ghostnas.analysis.study_analysis.analyze_study` is run.
+
+    Returns:
+        ``{"html": path, "markdown": path}``.
+    """
+    out = Path(out)
+    a = analysis or analyze_study(study, out)
+    storage_label = storage_label or "not given"
+    html_path = out / "report.html"
+    html_path.write_text(_html(a, storage_label), encoding="utf-8")
     md_path = out / "report.md"
-    md_path.write_text("\n".join(md), encoding="utf-8")
+    md_path.write_text(_markdown(a, storage_label), encoding="utf-8")
     return {"html": html_path, "markdown": md_path}

@@ -1,6 +1,5 @@
-"""Similarity metrics: channel-pair cosine / MSE within a layer, CKA between layers.
-
-All computations run in float64.
+"""Channel similarity within a layer: cosine, Pearson and MSE between channel maps, and per-map
+normalisation. All computations run in float64. CKA between layers is in :mod:`.cka`.
 
 Conventions for degenerate inputs (no NaN is ever returned):
 
@@ -9,26 +8,14 @@ Conventions for degenerate inputs (no NaN is ever returned):
   (Pearson correlation) the same holds for a *constant* map.
 * **Per-map normalisation** (for MSE): ``minmax`` scales each H×W map of each image to [0, 1];
   ``zscore`` to mean 0 / std 1. A constant map becomes all zeros.
-* **CKA** (linear, RBF, unbiased, minibatch): if either representation is constant over the
-  batch (its centred Gram matrix is zero, so HSIC(X, X) = 0), CKA is defined as **0**, also for
-  CKA(X, X) of a constant X. The unbiased estimator can be slightly negative for unrelated
-  representations; it is returned as is (not clipped), and a non-positive HSIC(X, X) or
-  HSIC(Y, Y) gives 0.
-
-References: Kornblith et al., ICML 2019 (linear / RBF CKA); Song et al., JMLR 2012 (unbiased
-HSIC); Nguyen, Raghu & Kornblith, ICLR 2021 (minibatch CKA from unbiased HSIC).
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence, Union
+from typing import Optional
 
 import torch
 
-__all__ = [
-    "normalize_maps", "channel_cosine", "channel_mse", "channel_similarity",
-    "gram_linear", "gram_rbf", "center_gram", "hsic_biased", "hsic_unbiased",
-    "linear_cka", "rbf_cka", "unbiased_cka", "cka", "MinibatchCKA", "minibatch_cka", "cka_matrix",
-]
+__all__ = ["normalize_maps", "channel_cosine", "channel_mse", "channel_similarity"]
 
 _EPS = 1e-12
 
@@ -48,6 +35,9 @@ def normalize_maps(x: torch.Tensor, mode: Optional[str] = "minmax") -> torch.Ten
         x: N×C×H×W (or C×H×W, or N×H×W... any tensor whose last two dims are H, W).
         mode: ``"minmax"`` → [0, 1]; ``"zscore"`` → mean 0, std 1; ``None`` → unchanged.
             A constant map becomes zeros.
+
+    Returns:
+        The normalised maps (float64, same shape).
     """
     x = x.detach().to(torch.float64)
     if mode is None:
@@ -69,8 +59,14 @@ def normalize_maps(x: torch.Tensor, mode: Optional[str] = "minmax") -> torch.Ten
 def channel_cosine(x: torch.Tensor, centered: bool = False) -> torch.Tensor:
     """C×C cosine similarity between channels, each flattened over batch and space.
 
-    ``centered=True`` subtracts each channel's mean first (Pearson correlation).
     Zero (or, centred, constant) maps get similarity 0 with everything, themselves included.
+
+    Args:
+        x: N×C×H×W maps (or C×H×W).
+        centered: Subtract each channel's mean first (Pearson correlation).
+
+    Returns:
+        The C×C matrix (float64, in [-1, 1]).
     """
     x = _as_maps(x)
     v = x.transpose(0, 1).reshape(x.shape[1], -1)
@@ -83,8 +79,15 @@ def channel_cosine(x: torch.Tensor, centered: bool = False) -> torch.Tensor:
 
 
 def channel_mse(x: torch.Tensor, normalize: Optional[str] = "minmax") -> torch.Tensor:
-    """C×C mean squared difference between channel maps after per-map normalisation,
-    averaged over batch and space."""
+    """C×C mean squared difference between channel maps, averaged over batch and space.
+
+    Args:
+        x: N×C×H×W maps (or C×H×W).
+        normalize: Per-map normalisation first (see :func:`normalize_maps`).
+
+    Returns:
+        The C×C matrix (float64, >= 0, zero diagonal).
+    """
     x = normalize_maps(_as_maps(x), normalize)
     n, c = x.shape[:2]
     v = x.transpose(0, 1).reshape(c, -1)
@@ -94,7 +97,16 @@ def channel_mse(x: torch.Tensor, normalize: Optional[str] = "minmax") -> torch.T
 
 
 def channel_similarity(x: torch.Tensor, metric: str = "cosine", normalize: Optional[str] = "minmax") -> torch.Tensor:
-    """C×C channel-pair matrix: ``"cosine"``, ``"pearson"`` (centred cosine) or ``"mse"``."""
+    """C×C channel-pair matrix.
+
+    Args:
+        x: N×C×H×W maps (or C×H×W).
+        metric: ``"cosine"``, ``"pearson"`` (centred cosine) or ``"mse"``.
+        normalize: Per-map normalisation for ``"mse"``.
+
+    Returns:
+        The C×C matrix (float64).
+    """
     if metric == "cosine":
         return channel_cosine(x)
     if metric == "pearson":
@@ -102,230 +114,3 @@ def channel_similarity(x: torch.Tensor, metric: str = "cosine", normalize: Optio
     if metric == "mse":
         return channel_mse(x, normalize)
     raise ValueError(f"channel metric must be 'cosine', 'pearson' or 'mse', got {metric!r}")
-
-
-# ---------------------------------------------------------------- CKA
-
-
-def _flat(x: torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(x).detach().to(torch.float64)
-    if x.dim() == 1:
-        x = x[:, None]
-    return x.reshape(x.shape[0], -1)
-
-
-def gram_linear(x: torch.Tensor) -> torch.Tensor:
-    """n×n linear Gram matrix of ``x`` (n samples, any trailing shape)."""
-    x = _flat(x)
-    return x @ x.T
-
-
-def gram_rbf(x: torch.Tensor, threshold: float = 1.0) -> torch.Tensor:
-    """n×n RBF Gram matrix with bandwidth ``threshold`` × the median pairwise distance
-    (Kornblith et al.: ``exp(-d² / (2 threshold² median(d²)))``). All-equal rows give all ones."""
-    if threshold <= 0:
-        raise ValueError(f"RBF threshold must be > 0, got {threshold}")
-    x = _flat(x)
-    sq = (x * x).sum(1)
-    d2 = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp_min(0.0)
-    med = torch.quantile(d2.reshape(-1), 0.5)  # like np.median: mean of the middle two
-    if med <= _EPS * max(1.0, float(sq.max())):
-        # Median of all n² entries (zeros on the diagonal) can be 0 for tiny n; fall back to
-        # the mean of the off-diagonal distances; all-equal rows → all-ones Gram.
-        off = d2[~torch.eye(len(d2), dtype=torch.bool)]
-        med = off.mean() if off.numel() else d2.new_tensor(0.0)
-        if med <= _EPS * max(1.0, float(sq.max())):
-            return torch.ones_like(d2)
-    return torch.exp(-d2 / (2 * threshold ** 2 * med))
-
-
-def center_gram(k: torch.Tensor) -> torch.Tensor:
-    """``H K H`` with ``H = I - 11ᵀ/n``."""
-    k = k.to(torch.float64)
-    k = k - k.mean(0, keepdim=True)
-    return k - k.mean(1, keepdim=True)
-
-
-def hsic_biased(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
-    """Biased HSIC up to a constant: ``tr(K H L H) / (n-1)²``."""
-    n = k.shape[0]
-    return (center_gram(k) * center_gram(l)).sum() / (n - 1) ** 2
-
-
-def hsic_unbiased(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
-    """Unbiased HSIC estimator (Song et al. 2012); needs n > 3 samples."""
-    n = k.shape[0]
-    if n <= 3:
-        raise ValueError(f"unbiased HSIC/CKA needs a batch of more than 3 samples, got {n}")
-    k = k.to(torch.float64).clone()
-    l = l.to(torch.float64).clone()
-    k.fill_diagonal_(0.0)
-    l.fill_diagonal_(0.0)
-    kl = k @ l
-    one_k = k.sum()
-    one_l = l.sum()
-    term = torch.trace(kl) + one_k * one_l / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * kl.sum()
-    return term / (n * (n - 3))
-
-
-_REL_TOL = 1e-10
-
-
-def _scale(k: torch.Tensor) -> float:
-    """Size of an (uncentred) Gram matrix, to judge "HSIC(X, X) is zero" relative to it."""
-    n = k.shape[0]
-    return float((k.to(torch.float64) ** 2).sum()) / max(n - 1, 1) ** 2
-
-
-def _ratio(xy: torch.Tensor, xx: torch.Tensor, yy: torch.Tensor, sx: float, sy: float) -> float:
-    # A representation that is constant over the batch has HSIC(X, X) = 0 (up to rounding,
-    # judged relative to its own Gram matrix): CKA with it is defined as 0.
-    if float(xx) <= _REL_TOL * sx or float(yy) <= _REL_TOL * sy or float(xx) <= 0 or float(yy) <= 0:
-        return 0.0
-    return float(xy / torch.sqrt(xx * yy))
-
-
-def _cka_from_grams(k: torch.Tensor, l: torch.Tensor, unbiased: bool) -> float:
-    h = hsic_unbiased if unbiased else hsic_biased
-    return _ratio(h(k, l), h(k, k), h(l, l), _scale(k), _scale(l))
-
-
-def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Linear CKA between representations ``x`` (n×...) and ``y`` (n×...) of the same n samples."""
-    _check_n(x, y)
-    # ||YᵀX||_F² / (||XᵀX||_F ||YᵀY||_F), computed via n×n Grams (n is small).
-    return _cka_from_grams(gram_linear(x), gram_linear(y), unbiased=False)
-
-
-def rbf_cka(x: torch.Tensor, y: torch.Tensor, threshold: float = 1.0) -> float:
-    """RBF-kernel CKA (bandwidth ``threshold`` × median distance, per representation)."""
-    _check_n(x, y)
-    return _cka_from_grams(gram_rbf(x, threshold), gram_rbf(y, threshold), unbiased=False)
-
-
-def unbiased_cka(x: torch.Tensor, y: torch.Tensor, kernel: str = "linear", threshold: float = 1.0) -> float:
-    """CKA from the unbiased HSIC estimator (debiased CKA); needs n > 3."""
-    _check_n(x, y)
-    g = _gram_fn(kernel, threshold)
-    return _cka_from_grams(g(x), g(y), unbiased=True)
-
-
-def cka(x: torch.Tensor, y: torch.Tensor, kind: str = "linear", threshold: float = 1.0) -> float:
-    """``kind``: ``"linear"``, ``"rbf"`` or ``"unbiased"`` (unbiased linear)."""
-    if kind == "linear":
-        return linear_cka(x, y)
-    if kind == "rbf":
-        return rbf_cka(x, y, threshold)
-    if kind == "unbiased":
-        return unbiased_cka(x, y)
-    raise ValueError(f"CKA kind must be 'linear', 'rbf' or 'unbiased', got {kind!r}")
-
-
-def _gram_fn(kernel: str, threshold: float):
-    if kernel == "linear":
-        return gram_linear
-    if kernel == "rbf":
-        return lambda z: gram_rbf(z, threshold)
-    raise ValueError(f"kernel must be 'linear' or 'rbf', got {kernel!r}")
-
-
-def _check_n(x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"CKA compares the same samples: got {x.shape[0]} and {y.shape[0]} rows")
-    if x.shape[0] < 2:
-        raise ValueError("CKA needs at least 2 samples")
-
-
-class MinibatchCKA:
-    """Minibatch CKA (Nguyen et al. 2021): accumulate unbiased HSIC over batches, then
-    ``CKA = mean HSIC(X,Y) / sqrt(mean HSIC(X,X) · mean HSIC(Y,Y))``. Memory stays at one batch.
-
-    Example::
-
-        acc = MinibatchCKA(["a", "b"])
-        for batch in loader:
-            acc.update({"a": fa(batch), "b": fb(batch)})
-        acc.matrix()   # 2×2
-    """
-
-    def __init__(self, names: Sequence[str], kernel: str = "linear", threshold: float = 1.0) -> None:
-        self.names = list(names)
-        self._gram = _gram_fn(kernel, threshold)
-        k = len(self.names)
-        self._hsic = torch.zeros(k, k, dtype=torch.float64)
-        self._scale = torch.zeros(k, dtype=torch.float64)
-        self.batches = 0
-
-    def update(self, feats: Union[Mapping[str, torch.Tensor], Sequence[torch.Tensor]]) -> None:
-        if isinstance(feats, Mapping):
-            missing = [n for n in self.names if n not in feats]
-            if missing:
-                raise ValueError(f"minibatch CKA update lacks {', '.join(missing)}")
-            feats = [feats[n] for n in self.names]
-        if len(feats) != len(self.names):
-            raise ValueError(f"expected {len(self.names)} representations, got {len(feats)}")
-        grams = [self._gram(f) for f in feats]
-        n = grams[0].shape[0]
-        if any(g.shape[0] != n for g in grams):
-            raise ValueError("all representations in a batch must have the same number of samples")
-        for i in range(len(grams)):
-            self._scale[i] += _scale(grams[i])
-            for j in range(i, len(grams)):
-                h = hsic_unbiased(grams[i], grams[j])
-                self._hsic[i, j] += h
-                if i != j:
-                    self._hsic[j, i] += h
-        self.batches += 1
-
-    def matrix(self) -> torch.Tensor:
-        if not self.batches:
-            raise ValueError("minibatch CKA: no batch seen")
-        h = self._hsic / self.batches
-        sc = self._scale / self.batches
-        k = len(self.names)
-        out = torch.zeros(k, k, dtype=torch.float64)
-        for i in range(k):
-            for j in range(k):
-                out[i, j] = _ratio(h[i, j], h[i, i], h[j, j], float(sc[i]), float(sc[j]))
-        return out
-
-
-def minibatch_cka(x_batches: Iterable[torch.Tensor], y_batches: Iterable[torch.Tensor],
-                  kernel: str = "linear") -> float:
-    """Minibatch CKA between two representations given as aligned iterables of batches."""
-    acc = MinibatchCKA(["x", "y"], kernel)
-    for xb, yb in zip(x_batches, y_batches):
-        acc.update([xb, yb])
-    return float(acc.matrix()[0, 1])
-
-
-def cka_matrix(feats: Mapping[str, torch.Tensor], kind: str = "linear", threshold: float = 1.0) -> torch.Tensor:
-    """Layer×layer CKA matrix (float64) over one batch, in the mapping's order.
-
-    Layers may have different shapes; each sample is flattened. ``kind`` as in :func:`cka`.
-    """
-    names = list(feats)
-    if kind in ("linear", "unbiased"):
-        raw = [gram_linear(feats[n]) for n in names]
-    elif kind == "rbf":
-        raw = [gram_rbf(feats[n], threshold) for n in names]
-    else:
-        raise ValueError(f"CKA kind must be 'linear', 'rbf' or 'unbiased', got {kind!r}")
-    scales = [_scale(g) for g in raw]
-    grams = raw if kind == "unbiased" else [center_gram(g) for g in raw]
-    ns = {g.shape[0] for g in grams}
-    if len(ns) > 1:
-        raise ValueError(f"all layers must see the same samples; got batch sizes {sorted(ns)}")
-    k = len(names)
-    h = torch.zeros(k, k, dtype=torch.float64)
-    for i in range(k):
-        for j in range(i, k):
-            if kind == "unbiased":
-                h[i, j] = h[j, i] = hsic_unbiased(grams[i], grams[j])
-            else:
-                h[i, j] = h[j, i] = (grams[i] * grams[j]).sum() / (grams[i].shape[0] - 1) ** 2
-    out = torch.zeros(k, k, dtype=torch.float64)
-    for i in range(k):
-        for j in range(k):
-            out[i, j] = _ratio(h[i, j], h[i, i], h[j, j], scales[i], scales[j])
-    return out

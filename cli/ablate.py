@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the command's parser to ``sub``.
+
+    Args:
+        sub: The ``ghostnas`` subparsers.
+    """
     p = sub.add_parser("ablate", help="run a paper ablation (grid over s or d, several seeds) and tabulate it")
     p.add_argument("--config", required=True, help="ablation TOML, e.g. vgg16_ratio")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -17,23 +23,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    """The command as the report records it (config and overrides, shell-quoted)."""
+    return " ".join(["ghostnas", "ablate", "--config", args.config, *[f"--set {shlex.quote(o)}" for o in args.overrides]])
+
+
 def run(args: argparse.Namespace) -> int:
-    from ghostnas.search.ablate import AblationConfig, run_ablation
+    """Run (or reopen) the ablation, then write its report unless ``--no-report``; print the files.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status (0).
+    """
+    from ghostnas.search.ablate import AblationConfig, load_study, run_ablation
     from ghostnas.search.config import load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     cfg = AblationConfig.from_dict(load_config(args.config, args.overrides))
-    if args.report_only:
-        from ghostnas.search.ablate import load_study
-        study = load_study(cfg)
-    else:
-        study = run_ablation(cfg)
+    study = load_study(cfg) if args.report_only else run_ablation(cfg)
     if not args.no_report:
-        from ghostnas.search.ablate_report import write_report
-        import shlex
-        command = " ".join(["ghostnas", "ablate", "--config", args.config,
-                            *[f"--set {shlex.quote(o)}" for o in args.overrides]])
-        paths = write_report(study, cfg, latency=not args.no_latency, command=command)
+        from ghostnas.analysis.ablation_report import write_ablation_report
+
+        paths = write_ablation_report(study, cfg, latency=not args.no_latency, command=_command_line(args))
         for p in paths:
             print(p)
     return 0

@@ -2,9 +2,19 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ghostnas.analysis.study_analysis import StudyAnalysis
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``pareto`` and ``report`` parsers to ``sub``.
+
+    Args:
+        sub: The ``ghostnas`` subparsers.
+    """
     p = sub.add_parser("pareto", help="Pareto fronts, hypervolume history, parameter importances and the trial "
                                       "table of a study (PNG + SVG, CSV + markdown)")
     _common(p)
@@ -20,7 +30,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder (created if needed)")
 
 
-def _prepare(args: argparse.Namespace):
+def _prepare(args: argparse.Namespace) -> tuple[Any, Path]:
+    """The study (quiet Optuna / matplotlib logs) and the checked output folder."""
     import logging
 
     import optuna
@@ -38,7 +49,7 @@ def _prepare(args: argparse.Namespace):
     return study, out
 
 
-def _print_summary(a) -> None:
+def _print_summary(a: StudyAnalysis) -> None:
     print(f"study {a.study_name}: objectives {', '.join(a.objectives)}; "
           + ", ".join(f"{k} {v}" for k, v in a.states.items()))
     for p in a.pareto:
@@ -53,7 +64,15 @@ def _print_summary(a) -> None:
 
 
 def run_pareto(args: argparse.Namespace) -> int:
-    from ghostnas.analysis.pareto import analyze_study
+    """``ghostnas pareto``: write the study's figures and tables, print a summary.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status (0).
+    """
+    from ghostnas.analysis.study_analysis import analyze_study
 
     study, out = _prepare(args)
     a = analyze_study(study, out)
@@ -67,7 +86,15 @@ def run_pareto(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ghostnas.analysis.pareto import analyze_study
+    """``ghostnas report``: write the figures, tables and the HTML / markdown report.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status (0).
+    """
+    from ghostnas.analysis.study_analysis import analyze_study
     from ghostnas.analysis.report import write_report
     from ghostnas.search.storage import redact
 

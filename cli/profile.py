@@ -12,6 +12,11 @@ Without ``family`` the family is inferred: an ``arch`` key means CIFAR, else Gho
 (``ghostnas.space.load_model_spec``). The default input is the config's resolution, else 32 for
 CIFAR models, else 224 (``ghostnas.ghostnet.default_resolution``). Latency runs with ``OMP_WAIT_POLICY=PASSIVE`` unless that variable is already set (OpenMP
 spin-waiting on a shared CPU can make 2-thread inference 100x slower).
+
+``--backend`` picks the runtime that is timed (same protocol for all): ``torch`` (default; eager, or
+``--fused`` / ``--deploy``), ``onnxruntime`` or ``openvino`` (both run the BN-folded ONNX export;
+``--precision bf16`` asks OpenVINO for bf16, used only where the CPU supports it). ``--onnx PATH``
+writes that export (opset 17, fixed batch x C x H x W input).
 """
 from __future__ import annotations
 
@@ -34,6 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fused", action="store_true", help="measure latency of the BN-folded model")
     p.add_argument("--deploy", action="store_true",
                    help="measure latency of the deploy path: BN folded + channels_last + frozen TorchScript")
+    p.add_argument("--backend", default="torch", metavar="NAME",
+                   help="latency backend: torch (default), onnxruntime or openvino")
+    p.add_argument("--precision", default="f32", metavar="P",
+                   help="inference precision: f32 (default) or bf16 (openvino only)")
+    p.add_argument("--clock", default="wall", metavar="C",
+                   help="timer: wall (default) or cpu (process CPU time, --threads 1 only; steadier on a shared CPU)")
+    p.add_argument("--onnx", default=None, metavar="PATH",
+                   help="also export the BN-folded network to this ONNX file (opset 17, fixed input shape)")
     p.add_argument("--min-run-time", type=float, default=1.0, metavar="S", help="seconds of timing (default 1)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -47,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from ghostnas.ghostnet import build_model, default_resolution
     from ghostnas.space import count_flops, load_model_spec, measure_deploy_latency, measure_latency
+    from ghostnas.space.backends import check_backend
+    from ghostnas.space.latency import CLOCKS
 
     for name in ("batch", "threads"):
         if getattr(args, name) < 1:
@@ -55,6 +70,13 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--input must be a positive integer, got {args.input}")
     if not args.min_run_time > 0:
         raise ValueError(f"--min-run-time must be > 0, got {args.min_run_time}")
+    if args.clock not in CLOCKS:
+        raise ValueError(f"--clock must be one of {', '.join(CLOCKS)}, got {args.clock!r}")
+    if not args.no_latency:
+        check_backend(args.backend, args.precision)
+        if args.backend != "torch" and (args.fused or args.deploy or args.channels_last or args.device != "cpu"):
+            raise ValueError(f"--fused/--deploy/--channels-last/--device apply to the torch backend; "
+                             f"{args.backend} always runs the BN-folded ONNX export on the CPU")
     if args.device == "cuda" and not args.no_latency:
         import torch
         if not torch.cuda.is_available():
@@ -66,25 +88,49 @@ def run(args: argparse.Namespace) -> int:
 
     model = build_model(cfg).eval()
     report = count_flops(model, (cfg.in_chans, res, res), analytic_config=cfg)
+    onnx_path = None
+    if args.onnx:
+        from ghostnas.space.onnx_export import DEFAULT_OPSET, export_onnx
+
+        data = export_onnx(model, args.onnx, (cfg.in_chans, res, res), batch=args.batch)
+        onnx_path = {"path": args.onnx, "opset": DEFAULT_OPSET, "bytes": len(data),
+                     "input": [args.batch, cfg.in_chans, res, res]}
     latency = None
     if not args.no_latency:
         shape = (cfg.in_chans, res, res)
         timing = dict(batch=args.batch, device=args.device, threads=args.threads,
-                      channels_last=args.channels_last or args.deploy, min_run_time=args.min_run_time)
-        if args.deploy or args.fused:
+                      channels_last=args.channels_last or args.deploy, min_run_time=args.min_run_time,
+                      clock=args.clock)
+        if args.backend != "torch":
+            latency = measure_deploy_latency(model, shape, backend=args.backend, precision=args.precision,
+                                             batch=args.batch, threads=args.threads,
+                                             min_run_time=args.min_run_time, clock=args.clock)
+        elif args.deploy or args.fused:
             latency = measure_deploy_latency(model, shape, script=args.deploy, **timing)
         else:
             latency = measure_latency(model, shape, **timing)
 
     if args.json:
         out = {"model": label, "input": res, "params": report.params, **report.to_dict(),
-               "latency": None if latency is None else {**latency.to_dict(), "fused": args.fused or args.deploy,
-                                                        "deploy": args.deploy}}
+               "latency": None if latency is None else {**latency.to_dict(),
+                                                        "fused": args.fused or args.deploy or args.backend != "torch",
+                                                        "deploy": args.deploy,
+                                                        "precision_requested": args.precision},
+               "onnx": onnx_path}
         out["model"] = label
         print(json.dumps(out, indent=2))
         return 0
     print(f"{label}: {report}")
+    if onnx_path is not None:
+        print(f"onnx: wrote {args.onnx} (opset {onnx_path['opset']}, BN folded, input "
+              f"{'x'.join(map(str, onnx_path['input']))}, {onnx_path['bytes']:,} bytes)")
     if latency is not None:
-        kind = " (deploy: fused + channels_last + TorchScript)" if args.deploy else " (fused)" if args.fused else ""
+        if args.backend != "torch":
+            kind = f" ({args.backend} {latency.backend_version}, {latency.threads} thread(s), {latency.precision}"
+            if args.precision != latency.precision:
+                kind += f"; {args.precision} requested, not supported by this CPU"
+            kind += ", BN-folded ONNX export)"
+        else:
+            kind = " (deploy: fused + channels_last + TorchScript)" if args.deploy else " (fused)" if args.fused else ""
         print(f"latency{kind}: {latency}")
     return 0

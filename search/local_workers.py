@@ -18,7 +18,7 @@ from .storage import redact
 from .study import open_study, run_worker
 from .study_config import StudyConfig
 
-__all__ = ["run_study", "sigterm_as_interrupt", "storage_url"]
+__all__ = ["run_study", "sigterm_as_interrupt", "storage_url", "gpu_assignment"]
 
 
 @contextlib.contextmanager
@@ -43,6 +43,23 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def storage_url(cfg: StudyConfig) -> str:
     """The study's storage URL (the default journal file in the run folder when none is configured)."""
     return cfg.storage or str((cfg.run_dir / "study.journal").resolve())
+
+
+def gpu_assignment(device: str, workers: int) -> list[str]:
+    """``CUDA_VISIBLE_DEVICES`` for each of ``workers`` local workers: one GPU each (round robin) when the
+    study trains on CUDA and this machine has several GPUs; empty otherwise (nothing is changed).
+    Respects an existing ``CUDA_VISIBLE_DEVICES`` list."""
+    if device not in ("auto", "cuda") or workers < 2:
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [v.strip() for v in visible.split(",") if v.strip()]
+    else:
+        import torch
+        ids = [str(i) for i in range(torch.cuda.device_count())]
+    if len(ids) < 2:
+        return []
+    return [ids[i % len(ids)] for i in range(workers)]
 
 
 def run_study(cfg: StudyConfig, workers: int | None = None, verbose: bool = False) -> optuna.Study:
@@ -73,10 +90,16 @@ def run_study(cfg: StudyConfig, workers: int | None = None, verbose: bool = Fals
         env = {**os.environ, "GHOSTNAS_STORAGE_URL": url}
         url = "env:GHOSTNAS_STORAGE_URL"
     procs = []
+    gpus = gpu_assignment(cfg.device, workers)
+    if gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]  # this process is worker 0; torch has not used CUDA yet
     for i in range(1, workers):
         cmd = [sys.executable, "-m", "ghostnas.cli", "worker", "--storage", url, "--study", cfg.name,
                "--index", str(i)] + (["-v"] if verbose else [])
-        procs.append(subprocess.Popen(cmd, env=env))
+        child_env = env
+        if gpus:
+            child_env = {**(env or os.environ), "CUDA_VISIBLE_DEVICES": gpus[i]}
+        procs.append(subprocess.Popen(cmd, env=child_env))
     try:
         with sigterm_as_interrupt():
             return run_worker(cfg, worker_index=0)

@@ -4,7 +4,7 @@ import json
 
 import optuna
 
-from ghostnas.search.ablate_report import kendall_tau, paper_rows
+from ghostnas.analysis import kendall_tau, paper_rows
 from ghostnas.cli import main
 
 
@@ -37,8 +37,10 @@ def test_tiny_ablation_end_to_end(tmp_path, capsys):
 
     # Resume: nothing retrained, the study keeps exactly 6 complete trials.
     assert main(args) == 0
-    study = optuna.load_study(study_name="vgg16_ratio-cpu-proxy", storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(out / "study.journal"))))
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "study.journal")))
+    names = optuna.study.get_all_study_names(storage)  # the default name carries a hash of the grid
+    assert len(names) == 1 and names[0].startswith("vgg16_ratio-cpu-proxy")
+    study = optuna.load_study(study_name=names[0], storage=storage)
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) == 6
     # The kernel ablation shares the baseline and s=2 d=3 runs through the run cache.
     args_k = [a.replace("vgg16_ratio", "vgg16_kernel") for a in args]

@@ -13,8 +13,8 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution
 
-from ghostnas.analysis.pareto import (MIN_IMPORTANCE_TRIALS, hypervolume, hypervolume_history,
-                                      paper_references, param_importances, reference_point)
+from ghostnas.analysis import (MIN_IMPORTANCE_TRIALS, hypervolume, hypervolume_history, paper_references,
+                               param_importances, reference_point)
 from ghostnas.cli import main
 from ghostnas.search.storage import open_storage
 from ghostnas.search.study_config import StudyConfig

@@ -37,9 +37,8 @@ OUT = os.environ.get("GHOSTNAS_NB_OUT") or tempfile.mkdtemp(prefix="pareto_nb_")
 # %%
 import pandas as pd
 
-from ghostnas.analysis import (hypervolume_history, paper_references, param_importances,
-                               plot_front, reference_point)
-from ghostnas.analysis.pareto import study_objectives, trained_mask
+from ghostnas.analysis import (hypervolume_history, paper_references, param_importances, plot_front,
+                               reference_point, study_directions, study_objectives, trained_mask)
 from ghostnas.search.readers import open_existing_study, pareto_trials, trials_frame
 
 if not os.path.exists(STORAGE.removeprefix("journal:")) and "://" not in STORAGE:
@@ -47,7 +46,7 @@ if not os.path.exists(STORAGE.removeprefix("journal:")) and "://" not in STORAGE
                             "first, or set GHOSTNAS_NB_STORAGE / GHOSTNAS_NB_STUDY")
 study = open_existing_study(STORAGE, STUDY)
 objectives = study_objectives(study)
-directions = ["maximize" if d.name == "MAXIMIZE" else "minimize" for d in study.directions]
+directions = study_directions(study)
 cfg = study.user_attrs.get("ghostnas_config", {})
 print(f"study {STUDY}: objectives {list(zip(objectives, directions))}, sampler {cfg.get('sampler')}, "
       f"{len(study.trials)} trials")

@@ -30,7 +30,11 @@ WIDTH = float(os.environ.get("GHOSTNAS_NB_WIDTH", "0.25"))
 N_IMAGES = 16
 TOP_K = 3
 THRESHOLD = 0.9
-CIFAR_NPZ = os.environ.get("GHOSTNAS_NB_DATA", "/work/shared/data/cifar10/test.npz")
+# CIFAR-10 test arrays (npz with x, y): GHOSTNAS_NB_DATA, else the shared copy beside the repository
+# (`../shared/data/cifar10/test.npz` from the repository root, or from analysis/notebooks/).
+CIFAR_NPZ = os.environ.get("GHOSTNAS_NB_DATA") or next(
+    (p for p in ("../shared/data/cifar10/test.npz", "../../../shared/data/cifar10/test.npz") if os.path.isfile(p)),
+    "../shared/data/cifar10/test.npz")
 OUT = os.environ.get("GHOSTNAS_NB_OUT") or tempfile.mkdtemp(prefix="redundancy_nb_")
 
 # %%
@@ -38,7 +42,7 @@ import numpy as np
 import torch
 
 from ghostnas.analysis import (PAPER_TABLE2_UNVERIFIED, capture_features, channel_cosine, cka_matrix,
-                               mse_table_markdown, mse_vs_d, redundancy_summary)
+                               mse_table_markdown, mse_vs_d, redundancy_summary, save_figure)
 from ghostnas.analysis import figures as figs
 from ghostnas.ghostnet import create_model, load_checkpoint
 
@@ -98,19 +102,19 @@ cka
 # %%
 tag = f"ghost_vgg16_cifar ×{WIDTH} ({label}), {data_name}"
 paths = []
-paths += figs.save_figure(figs.plot_feature_grid(ghost_layer.output[0], summary.top_pairs, image=x_u8[0],
-                                                 title=f"features.1 maps, top-{TOP_K} similar pairs — {tag}"),
-                          os.path.join(OUT, "fig1_features.1"))
-paths += figs.save_figure(figs.plot_ghost_maps(ghost_layer.intrinsic[0], ghost_layer.ghost[0], ghost_layer.ratio,
-                                               image=x_u8[0], dw_size=ghost_layer.dw_size,
-                                               title=f"features.1 intrinsic vs ghost — {tag}"),
-                          os.path.join(OUT, "fig4_features.1"))
-paths += figs.save_figure(figs.plot_similarity_heatmap(sim, title=f"channel cosine, features.1 — {tag}",
-                                                       vmin=-1.0 if sim.min() < 0 else 0.0),
-                          os.path.join(OUT, "channel_cosine_features.1"))
-paths += figs.save_figure(figs.plot_similarity_heatmap(cka, list(feats), title=f"linear CKA — {tag}",
-                                                       xlabel="layer", ylabel="layer", cbar_label="linear CKA"),
-                          os.path.join(OUT, "cka_linear"))
+paths += save_figure(figs.plot_feature_grid(ghost_layer.output[0], summary.top_pairs, image=x_u8[0],
+                                            title=f"features.1 maps, top-{TOP_K} similar pairs — {tag}"),
+                     os.path.join(OUT, "fig1_features.1"))
+paths += save_figure(figs.plot_ghost_maps(ghost_layer.intrinsic[0], ghost_layer.ghost[0], ghost_layer.ratio,
+                                          image=x_u8[0], dw_size=ghost_layer.dw_size,
+                                          title=f"features.1 intrinsic vs ghost — {tag}"),
+                     os.path.join(OUT, "fig4_features.1"))
+paths += save_figure(figs.plot_similarity_heatmap(sim, title=f"channel cosine, features.1 — {tag}",
+                                                  vmin=-1.0 if sim.min() < 0 else 0.0),
+                     os.path.join(OUT, "channel_cosine_features.1"))
+paths += save_figure(figs.plot_similarity_heatmap(cka, list(feats), title=f"linear CKA — {tag}",
+                                                  xlabel="layer", ylabel="layer", cbar_label="linear CKA"),
+                     os.path.join(OUT, "cka_linear"))
 assert all(os.path.getsize(p) > 0 for p in paths)
 paths
 
@@ -123,6 +127,5 @@ paths
 # %%
 table = mse_vs_d(ghost_layer.output, [(i, j) for i, j, _ in summary.top_pairs], (1, 3, 5, 7))
 assert (table.diff(axis=1).iloc[:, 1:] <= 1e-12).all().all()
-figs.save_figure(figs.plot_mse_vs_d(table, PAPER_TABLE2_UNVERIFIED, title=f"MSE vs d — {tag}"),
-                 os.path.join(OUT, "mse_vs_d"))
+save_figure(figs.plot_mse_vs_d(table, PAPER_TABLE2_UNVERIFIED, title=f"MSE vs d — {tag}"), os.path.join(OUT, "mse_vs_d"))
 print(mse_table_markdown(table))

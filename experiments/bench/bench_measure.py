@@ -38,7 +38,7 @@ import torch.nn as nn  # noqa: E402
 
 from ghostnas.ghostnet import (build_model, create_model, deploy_model, fuse_for_inference,  # noqa: E402
                                list_models, model_config)
-from ghostnas.space.measure import analytic_counts, built_counts, measure_latency  # noqa: E402
+from ghostnas.space import analytic_counts, built_counts, measure_latency  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -232,7 +232,7 @@ def latency(rounds: int, min_run_time: float, threads: int, warmup_rounds: int =
 _SPIN_CHILD = """
 import json, torch
 from ghostnas.ghostnet import create_model
-from ghostnas.space.measure import measure_latency
+from ghostnas.space import measure_latency
 r = measure_latency(create_model("ghostnet_100"), 224, threads=2, warmup=5, min_run_time=1.0)
 print(json.dumps(r.to_dict()))
 """

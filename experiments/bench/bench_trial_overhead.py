@@ -29,7 +29,7 @@ import torch.nn.functional as F  # noqa: E402
 from ghostnas.search.study_config import StudyConfig  # noqa: E402
 
 from ghostnas.search.study import run_worker  # noqa: E402
-from ghostnas.space import build_model  # noqa: E402
+from ghostnas.space import build_arch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 THREADS = 1
@@ -44,7 +44,7 @@ def raw_loop(arch, dataset: str, fidelity: dict) -> float:
     tr, va = train_val_split(data, f.val_fraction, seed=0, fraction=f.fraction, val_size=f.val_size)
     steps = (len(tr) // f.batch_size) * f.epochs
     torch.manual_seed(0)
-    model = build_model(arch).to(memory_format=torch.channels_last).train()
+    model = build_arch(arch).to(memory_format=torch.channels_last).train()
     opt = torch.optim.AdamW(model.parameters(), lr=f.lr) if f.optimizer == "adamw" else \
         torch.optim.SGD(model.parameters(), lr=f.lr, momentum=f.momentum)
     x_all = tr.normalize(tr.x).contiguous(memory_format=torch.channels_last)
