@@ -7,12 +7,14 @@
 * Studies: trained trials and fronts (:mod:`.fronts`), hypervolume (:mod:`.hypervolume`),
   parameter importances (:mod:`.importances`), figures (:mod:`.pareto_plots`),
   :func:`analyze_study` (``ghostnas pareto``) and :func:`write_report` (``ghostnas report``).
-* Ablations: :func:`write_ablation_report` (``ghostnas ablate``).
+* Ablations: :func:`run_and_report` (``ghostnas ablate``), :func:`write_ablation_report`,
+  :func:`write_budget_report`; their statistics in :mod:`.ablation_stats`; README blocks in
+  :mod:`.results_readme`.
 * The paper's reference numbers: :mod:`.paper`; figure style and saving: :mod:`.style`.
 
 Import :mod:`ghostnas.analysis.figures` for the feature-map plots (it loads matplotlib).
 """
-from .ablation_report import kendall_tau, write_ablation_report
+from .ablation_report import AblationOutcome, kendall_tau, run_and_report, write_ablation_report, write_budget_report
 from .features import LayerMaps, capture_features, is_ghost_module, resolve_layers
 from .fronts import front_indices, markdown_table, study_directions, study_objectives, trained_mask
 from .hypervolume import hypervolume, hypervolume_history, reference_point
@@ -40,7 +42,7 @@ __all__ = [
     "hypervolume_history", "markdown_table", "param_importances", "plot_front", "reference_point",
     "study_directions", "study_objectives", "trained_mask", "write_report",
     # ablations
-    "kendall_tau", "write_ablation_report",
+    "AblationOutcome", "kendall_tau", "run_and_report", "write_ablation_report", "write_budget_report",
     # the paper's numbers; figure style
     "PAPER_TABLE2_UNVERIFIED", "paper_references", "paper_rows", "paper_table",
     "OKABE_ITO", "OKABE_ITO_CYCLE", "save_figure",

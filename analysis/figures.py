@@ -173,10 +173,31 @@ def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, im
         raise ValueError("no intrinsic map with a ghost to show")
     side = int(math.ceil(math.sqrt(len(indices))))
     rows = int(math.ceil(len(indices) / side))
-    cell = 0.95
-    fig = plt.figure(figsize=(cell * (2 * side + 4) + 0.6, cell * rows + 1.6))
-    gs = fig.add_gridspec(rows, 2 * side + 4, width_ratios=[2.2, 0.35] + [1] * side + [0.35] + [1] * side + [0.05],
-                          wspace=0.08, hspace=0.25)
+    op = f"{dw_size}×{dw_size} depthwise" if dw_size else "depthwise"
+    note = "ghost i·(s−1)+k (k < s−1) is made from intrinsic i; same grid position; each map min–max scaled"
+    heading = f"{title}\n{note}" if title else note
+    cell, width = 0.95, 0.95 * (2 * max(side, 2) + 4) + 0.6
+    # Space above the grid, in inches: heading lines, box header (up to two lines), panel titles.
+    top_in = 0.15 + 0.19 * (heading.count("\n") + 1) + 0.5 + 0.2
+    height = cell * rows * 1.25 + top_in + 0.2
+    for _ in range(3):  # lay out; grow the figure if the heading and the box headers still touch
+        fig = plt.figure(figsize=(width, height))
+        overlap = _ghost_layout(fig, a, g, r, indices, side, rows, image, ghost_index, op, heading, top_in, height)
+        if overlap <= 0:
+            break
+        plt.close(fig)
+        top_in += overlap + 0.08
+        height += overlap + 0.08
+    return fig
+
+
+def _ghost_layout(fig, a: np.ndarray, g: np.ndarray, r: int, indices: list[int], side: int, rows: int, image,
+                  ghost_index: int, op: str, heading: str, top_in: float, height: float) -> float:
+    """Draw Figure 4 on ``fig``; returns how far (inches) the box headers reach into the heading (<= 0: clear)."""
+    cols = 2 * side + 4
+    gs = fig.add_gridspec(rows, cols, width_ratios=[2.2, 0.35] + [1] * side + [0.35] + [1] * side + [0.05],
+                          wspace=0.08, hspace=0.32, left=0.02, right=0.98, top=1 - top_in / height,
+                          bottom=0.2 / height)
     if image is not None:
         axi = fig.add_subplot(gs[:min(rows, 2), 0])
         img = _image_hwc(image)
@@ -185,7 +206,6 @@ def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, im
         axi.set_xticks([])
         axi.set_yticks([])
     boxes = []
-    op = f"{dw_size}×{dw_size} depthwise" if dw_size else "depthwise"
     for b, (maps, color, name) in enumerate(((a, OKABE_ITO_CYCLE[0], "intrinsic maps (primary conv)"),
                                              (g, OKABE_ITO_CYCLE[2], f"ghost maps (cheap {op} op)"))):
         col0 = 2 if b == 0 else side + 3
@@ -194,25 +214,42 @@ def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, im
             ch = i if b == 0 else i * r + ghost_index
             ax = fig.add_subplot(gs[k // side, col0 + k % side])
             _show_map(ax, maps[ch])
-            ax.set_title(f"{'int' if b == 0 else 'ghost'} {ch}" + (f" ← {i}" if b == 1 else ""), fontsize=6)
-            for s in ax.spines.values():
-                s.set_visible(False)
+            ax.set_title(f"{'int' if b == 0 else 'ghost'} {ch}" + (f" ← {i}" if b == 1 else ""), fontsize=6, pad=2)
+            for sp in ax.spines.values():
+                sp.set_visible(False)
             axs.append(ax)
         boxes.append((axs, color, name))
+    sup = fig.suptitle(heading, fontsize=9, y=1 - 0.1 / height, va="top")
     fig.canvas.draw()
+    rend = fig.canvas.get_renderer()
+    to_fig = fig.transFigure.inverted()
+    header_top = 0.0
     for axs, color, name in boxes:
-        bbs = [ax.get_position() for ax in axs]
-        x0 = min(bb.x0 for bb in bbs) - 0.006
-        x1 = max(bb.x1 for bb in bbs) + 0.006
-        y0 = min(bb.y0 for bb in bbs) - 0.01
-        y1 = max(bb.y1 for bb in bbs) + 0.035
+        # the box holds the panels *and their titles*; the header sits above it, fitted to its width
+        ext = [to_fig.transform(ax.get_tightbbox(rend).get_points()) for ax in axs]
+        x0 = min(e[0][0] for e in ext) - 0.006
+        x1 = max(e[1][0] for e in ext) + 0.006
+        y0 = min(e[0][1] for e in ext) - 0.008
+        y1 = max(e[1][1] for e in ext) + 0.008
         fig.add_artist(Rectangle((x0, y0), x1 - x0, y1 - y0, transform=fig.transFigure, fill=False,
                                  edgecolor=color, linewidth=3))
-        fig.text((x0 + x1) / 2, y1 + 0.01, name, ha="center", va="bottom", fontsize=9, color=color,
-                 fontweight="bold")
-    note = "ghost i·(s−1)+k (k < s−1) is made from intrinsic i; same grid position; each map min–max scaled"
-    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9, y=0.97 + 0.035 * (title.count("\n") + 2))
-    return fig
+        text = fig.text((x0 + x1) / 2, y1 + 0.06 / height, name, ha="center", va="bottom", fontsize=9, color=color,
+                        fontweight="bold")
+        _fit_text(text, rend, (x1 - x0) * fig.bbox.width)
+        header_top = max(header_top, fig.transFigure.inverted().transform(text.get_window_extent(rend))[1][1])
+    sup_bottom = to_fig.transform(sup.get_window_extent(rend).get_points())[0][1]
+    return (header_top - sup_bottom) * height + 0.04
+
+
+def _fit_text(text, renderer, max_px: float) -> None:
+    """Wrap ``text`` at its opening bracket and shrink it (down to 6.5 pt) until it is at most ``max_px`` wide."""
+    if text.get_window_extent(renderer).width > max_px and " (" in text.get_text():
+        text.set_text(text.get_text().replace(" (", "\n(", 1))
+        text.set_linespacing(1.1)
+    size = text.get_fontsize()
+    while text.get_window_extent(renderer).width > max_px and size > 6.5:
+        size -= 0.5
+        text.set_fontsize(size)
 
 
 def plot_similarity_heatmap(mat: _Array, labels: Optional[Sequence[str]] = None, title: str = "",

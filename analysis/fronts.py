@@ -11,13 +11,17 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-__all__ = ["AXES", "study_objectives", "study_directions", "objective_direction", "trained_mask",
-           "front_indices", "front_2d", "pareto_rows", "markdown_table", "trial_table_rows"]
+__all__ = ["AXES", "OBJECTIVE_SENSES", "study_objectives", "study_directions", "objective_direction",
+           "check_senses", "trained_mask", "front_indices", "front_2d", "pareto_rows", "markdown_table",
+           "trial_table_rows"]
 
 # How each objective is shown: label, column in trials_frame, scale for the axis.
 AXES: dict[str, tuple[str, str, float]] = {
     "macs": ("MACs (M)", "macs", 1e-6), "params": ("parameters (M)", "params", 1e-6),
     "latency": ("latency (ms)", "latency_ms", 1.0), "accuracy": ("validation accuracy", "accuracy", 1.0)}
+
+#: The sense of every ghostnas objective (a study that says otherwise was not made by ghostnas).
+OBJECTIVE_SENSES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -60,6 +64,26 @@ def study_directions(study: Any) -> list[str]:
         One direction per objective, in objective order.
     """
     return [objective_direction(d) for d in study.directions]
+
+
+def check_senses(objectives: Sequence[str], directions: Sequence[str]) -> None:
+    """Refuse a study whose directions contradict the objectives' senses (:data:`OBJECTIVE_SENSES`).
+
+    Args:
+        objectives: Objective names.
+        directions: ``"maximize"`` / ``"minimize"`` per objective.
+
+    Raises:
+        ValueError: a known objective optimised the wrong way, or a count mismatch.
+    """
+    if len(objectives) != len(directions):
+        raise ValueError(f"{len(objectives)} objective name(s) {list(objectives)} for {len(directions)} "
+                         "direction(s); the study's 'objectives' attribute does not match it")
+    for o, d in zip(objectives, directions):
+        want = OBJECTIVE_SENSES.get(o)
+        if want is not None and d != want:
+            raise ValueError(f"objective {o} is set to {d} in the study; ghostnas always {want}s {o}, so its fronts "
+                             "and hypervolume would be wrong")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,23 +1,40 @@
-"""Figures of a ghostnas study: accuracy-versus-cost fronts, the three-objective view, the
-hypervolume (or best-accuracy) history and parameter importances; PNG and SVG each.
+"""Figures of a ghostnas study: accuracy-versus-cost fronts (one study, or several overlaid), the
+three-objective view, the hypervolume (or best-accuracy) history and parameter importances; PNG
+and SVG each.
+
+Fronts: by default the study's own trials fill the axes (``xlim`` / ``ylim`` override); the
+paper's models (``references``) inside the axes are numbered stars, those outside are arrows at
+the edge (and listed in :class:`FrontInfo`, for the caption). Trial labels (``#12``) are placed
+where they overlap no other label, front point, star or the legend, else left out (listed);
+``labels=False`` hides them. The drawn front is the ``Line2D`` with gid ``pareto-front``.
 
 :func:`plot_front` is also used by ``ghostnas search``; :func:`ghostnas.analysis.study_analysis.analyze_study`
 makes all of them for ``ghostnas pareto`` / ``ghostnas report``.
 """
 from __future__ import annotations
 
+import math
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from .fronts import AXES, front_2d, trained_mask
 from .hypervolume import reference_text
-from .style import OKABE_ITO, pyplot, save_figure
+from .style import OKABE_ITO, OKABE_ITO_CYCLE, pyplot, save_figure
 
-__all__ = ["plot_front", "plot_three_objectives", "plot_hypervolume", "plot_best_history", "plot_importances"]
+__all__ = ["FrontInfo", "front_figure", "plot_front", "compare_fronts_figure", "plot_compare_fronts",
+           "plot_compare_hypervolume", "plot_three_objectives", "plot_hypervolume", "plot_best_history",
+           "plot_importances", "place_labels"]
 
-# Paper models are numbered stars; the labels go round them so close neighbours stay readable.
-_STAR_OFFSETS = [(4, 5), (4, -11), (-11, 5), (-11, -11)]
+# Label positions tried round a point, in points: (dx, dy, ha, va), nearest first.
+_LABEL_SPOTS = [(5, 4, "left", "bottom"), (5, -4, "left", "top"), (-5, 4, "right", "bottom"),
+                (-5, -4, "right", "top"), (0, 8, "center", "bottom"), (0, -8, "center", "top"),
+                (9, 0, "left", "center"), (-9, 0, "right", "center"), (12, 12, "left", "bottom"),
+                (12, -12, "left", "top"), (-12, 12, "right", "bottom"), (-12, -12, "right", "top"),
+                (0, 16, "center", "bottom"), (0, -16, "center", "top")]
+_STUDY_MARKERS = "osD^vP*X"
+_STUDY_COLOURS = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "orange", "purple", "sky", "black")]
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -28,27 +45,128 @@ def _save(fig: Any, path: str | Path) -> list[Path]:
     return save_figure(fig, path, dpi=130, bbox_inches=None)
 
 
+@dataclass
+class FrontInfo:
+    """What a front figure shows beyond its pixels (for captions and tests).
+
+    Attributes:
+        front: Trial numbers on the drawn 2-D front (feasible trained trials), by x.
+        paper_key: ``"Paper models: 1 VGG-16 (313, 93.6%); ..."`` (empty without paper points).
+        outside: Paper models outside the axes (drawn as arrows at the edge).
+        hidden_labels: Trial labels left out because every spot overlapped something.
+        clipped: Trained trials of the study outside the axis limits (explicit limits only).
+        xlim, ylim: The axis limits used (display units).
+    """
+
+    front: list[int] = field(default_factory=list)
+    paper_key: str = ""
+    outside: list[str] = field(default_factory=list)
+    hidden_labels: list[str] = field(default_factory=list)
+    clipped: int = 0
+    xlim: tuple[float, float] = (0.0, 1.0)
+    ylim: tuple[float, float] = (0.0, 1.0)
+
+    def caption(self) -> str:
+        """The sentences a caption adds: paper models outside the axes, hidden labels, clipped trials."""
+        parts = []
+        if self.outside:
+            parts.append("Paper models outside the axes (arrows at the edge): " + "; ".join(self.outside) + ".")
+        if self.hidden_labels:
+            parts.append(f"Labels of {len(self.hidden_labels)} front trial(s) left out to avoid overlap: "
+                         + ", ".join(self.hidden_labels) + ".")
+        if self.clipped:
+            parts.append(f"{self.clipped} trained trial(s) lie outside the axis limits.")
+        return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# labels
+
+
+def place_labels(fig: Any, ax: Any, items: Sequence[tuple[str, tuple[float, float], dict]],
+                 avoid: Sequence[tuple[float, float]] = (), force: int = 0) -> list[str]:
+    """Annotate points so that no two labels overlap, nor a label an avoided point or the legend.
+
+    Call after the figure's layout is final. Each label tries :data:`_LABEL_SPOTS` in order and
+    takes the first spot inside the axes that overlaps nothing placed so far; a label without a
+    spot is left out (the first ``force`` labels take their first spot anyway).
+
+    Args:
+        fig: The figure.
+        ax: The axes the points are in (data coordinates).
+        items: ``(text, (x, y), annotate kwargs)`` per label, in priority order.
+        avoid: Data points (markers) no label may cover.
+        force: How many leading items are always drawn.
+
+    Returns:
+        The texts left out.
+    """
+    from matplotlib.transforms import Bbox
+
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(r)
+    taken = [Bbox.from_bounds(px - 3.5, py - 3.5, 7, 7) for px, py in
+             (ax.transData.transform(p) for p in avoid)]
+    leg = ax.get_legend()
+    if leg is not None:
+        taken.append(leg.get_window_extent(r))
+    left_out = []
+    for k, (text, xy, kw) in enumerate(items):
+        px, py = ax.transData.transform(xy)
+        own = Bbox.from_bounds(px - 3.5, py - 3.5, 7, 7)
+        placed = None
+        for dx, dy, ha, va in _LABEL_SPOTS:
+            ann = ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                              annotation_clip=False, **kw)
+            bb = ann.get_window_extent(r).expanded(1.04, 1.08)
+            inside = frame.x0 <= bb.x0 and bb.x1 <= frame.x1 and frame.y0 <= bb.y0 and bb.y1 <= frame.y1
+            if inside and not any(bb.overlaps(t) for t in taken if t is not own and not _same(t, own)):
+                placed = bb
+                break
+            ann.remove()
+        if placed is None and k < force:
+            dx, dy, ha, va = _LABEL_SPOTS[0]
+            ann = ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                              annotation_clip=False, **kw)
+            placed = ann.get_window_extent(r)
+        if placed is None:
+            left_out.append(text)
+        else:
+            taken.append(placed)
+    return left_out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return abs(a.x0 - b.x0) < 1e-6 and abs(a.y0 - b.y0) < 1e-6 and abs(a.x1 - b.x1) < 1e-6
+
+
 # ---------------------------------------------------------------------------------------------
 # plot_front and its parts
 
 
-def _draw_trials(ax: Any, df: Any, x: str, y: str, x_scale: float) -> None:
-    """Trained trials (feasible grey, infeasible crosses) and the 2-D front of the feasible ones."""
+def _draw_trials(ax: Any, df: Any, x: str, y: str, x_scale: float) -> tuple[list[int], list[tuple[float, float]]]:
+    """Trained trials (feasible grey, infeasible crosses) and the 2-D front of the feasible ones.
+
+    Returns:
+        (front trial numbers by x, their points in display units).
+    """
     feas = df[df["feasible"].astype(bool)]
     infeas = df[~df["feasible"].astype(bool)]
     if len(infeas):
         ax.scatter(infeas[x] * x_scale, infeas[y], marker="x", color=OKABE_ITO["vermillion"],
                    label="trained, infeasible (constraint)")
     ax.scatter(feas[x] * x_scale, feas[y], color=OKABE_ITO["grey"], alpha=0.8, label="trials (feasible)")
-    pts = list(zip(feas[x] * x_scale, feas[y]))
+    pts = [(float(a), float(b)) for a, b in zip(feas[x] * x_scale, feas[y])]
     idx = front_2d(pts)
-    if idx:
-        fx = [pts[i][0] for i in idx]
-        fy = [pts[i][1] for i in idx]
-        ax.step(fx, fy, where="post", color=OKABE_ITO["blue"], lw=1.5)
-        ax.scatter(fx, fy, color=OKABE_ITO["blue"], zorder=3, label="Pareto front")
-        for i in idx:
-            ax.annotate(f"#{int(feas.iloc[i]['number'])}", pts[i], textcoords="offset points", xytext=(4, -10), fontsize=7)
+    if not idx:
+        return [], []
+    fx = [pts[i][0] for i in idx]
+    fy = [pts[i][1] for i in idx]
+    ax.step(fx, fy, where="post", color=OKABE_ITO["blue"], lw=1.5, gid="pareto-front",
+            label="Pareto front (2-D, feasible)")
+    ax.scatter(fx, fy, color=OKABE_ITO["blue"], zorder=3)
+    return [int(feas.iloc[i]["number"]) for i in idx], [pts[i] for i in idx]
 
 
 def _draw_highlight(ax: Any, df: Any, x: str, y: str, x_scale: float, highlight: Optional[Sequence[int]]) -> None:
@@ -60,45 +178,73 @@ def _draw_highlight(ax: Any, df: Any, x: str, y: str, x_scale: float, highlight:
                    zorder=4, label="Pareto-optimal (all objectives)")
 
 
-def _draw_references(ax: Any, references: Optional[Sequence[dict]], x: str, y: str, x_scale: float) -> str:
-    """Numbered stars for the paper's models; returns their key (empty without references)."""
-    refs = sorted(references or (), key=lambda r: r[x])
-    for k, r in enumerate(refs):
-        ax.scatter([r[x] * x_scale], [r[y]], marker="*", s=130, color=OKABE_ITO["orange"], edgecolors="black",
-                   linewidths=0.4, zorder=5, label="paper's hand-made models (numbered)" if k == 0 else None)
-        ax.annotate(str(k + 1), (r[x] * x_scale, r[y]), textcoords="offset points",
-                    xytext=_STAR_OFFSETS[k % len(_STAR_OFFSETS)], fontsize=7, fontweight="bold")
-    if not refs:
-        return ""
-    return "Paper models: " + "; ".join(f"{k + 1} {r['label']} ({r[x] * x_scale:.4g}, {r[y]:.1%})"
-                                        for k, r in enumerate(refs))
+def _rejected_rows(frame: Any, x: str, show: bool) -> Any:
+    if show and "rejected" in frame and x in frame:
+        return frame[(frame["state"] == "COMPLETE") & frame["rejected"].notna() & frame[x].notna()]
+    return frame.iloc[:0]
 
 
-def _draw_rejected(ax: Any, frame: Any, x: str, x_scale: float, show: bool) -> Any:
-    """Ticks on the x axis for trials rejected before training; returns those rows."""
+def _draw_rejected(ax: Any, rej: Any, x: str, x_scale: float) -> None:
+    """Ticks on the x axis for trials rejected before training."""
     from matplotlib.transforms import blended_transform_factory
 
-    rej = frame[(frame["state"] == "COMPLETE") & frame["rejected"].notna() & frame[x].notna()] \
-        if show and "rejected" in frame and x in frame else frame.iloc[:0]
     if len(rej):
         tr = blended_transform_factory(ax.transData, ax.transAxes)
         ax.scatter(rej[x] * x_scale, [0.02] * len(rej), marker="|", s=160, color=OKABE_ITO["vermillion"],
                    transform=tr, clip_on=False, label=f"rejected by budget, not trained ({len(rej)})")
-    return rej
 
 
-def _keep_in_view(ax: Any, rej: Any, x: str, x_scale: float, budget: Optional[float], x_log: bool) -> None:
-    """Widen the x range to show rejected trials and the budget line (blended markers do not autoscale)."""
-    extra = [float(v) * x_scale for v in (rej[x] if len(rej) else [])] + ([budget * x_scale] if budget else [])
-    lo, hi = ax.get_xlim()
-    if not (extra and (max(extra) >= hi or min(extra) <= lo)):
-        return
-    top, bottom = max(max(extra), hi), min(min(extra), lo)
-    if x_log:
-        ax.set_xlim(bottom / 1.15, top * 1.15)
-    else:
-        pad = 0.04 * (top - bottom)
-        ax.set_xlim(bottom - pad, top + pad)
+def _span(values: Sequence[float], log: bool) -> tuple[float, float]:
+    """Limits that hold ``values`` with a 5 % margin (a factor on a log axis)."""
+    vals = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
+    if not vals:
+        return (0.1, 10.0) if log else (0.0, 1.0)
+    lo, hi = min(vals), max(vals)
+    if log:
+        return (lo / 1.25, hi * 1.25) if hi > lo else (lo / 2, hi * 2)
+    pad = 0.05 * (hi - lo) if hi > lo else (0.05 * abs(hi) or 0.5)
+    return lo - pad, hi + pad
+
+
+def _draw_references(ax: Any, refs: Sequence[dict], x: str, y: str, x_scale: float,
+                     xlim: tuple[float, float], ylim: tuple[float, float], x_log: bool
+                     ) -> tuple[list[tuple[str, tuple[float, float], dict]], list[str]]:
+    """Stars inside the limits, edge arrows outside; returns (label items, outside descriptions)."""
+    items, outside = [], []
+    first_in = first_out = True
+    for k, r in enumerate(refs):
+        rx, ry = r[x] * x_scale, r[y]
+        inside = xlim[0] <= rx <= xlim[1] and ylim[0] <= ry <= ylim[1]
+        num = str(k + 1)
+        style = dict(fontsize=7, fontweight="bold", color="#7a4a00")
+        if inside:
+            ax.scatter([rx], [ry], marker="*", s=130, color=OKABE_ITO["orange"], edgecolors="black",
+                       linewidths=0.4, zorder=5, label="paper's hand-made models (numbered)" if first_in else None)
+            first_in = False
+            items.append((num, (rx, ry), style))
+            continue
+        # clamp into the axes (fractions) and point the arrow the way the model lies
+        fx = _fraction(rx, xlim, x_log)
+        fy = _fraction(ry, ylim, False)
+        cx, cy = min(max(fx, 0.025), 0.975), min(max(fy, 0.04), 0.96)
+        marker = ">" if fx > 1 else "<" if fx < 0 else "^" if fy > 1 else "v"
+        ax.scatter([cx], [cy], marker=marker, s=70, color=OKABE_ITO["orange"], edgecolors="black",
+                   linewidths=0.4, zorder=5, transform=ax.transAxes, clip_on=False,
+                   label="paper model outside the axes (arrow at the edge)" if first_out else None)
+        first_out = False
+        items.append((num, _from_fraction(ax, cx, cy), style))
+        outside.append(f"{num} {r['label']} ({r[x] * x_scale:.4g}, {r[y]:.1%})")
+    return items, outside
+
+
+def _fraction(v: float, lim: tuple[float, float], log: bool) -> float:
+    if log:
+        v, lim = math.log10(max(v, 1e-300)), (math.log10(lim[0]), math.log10(lim[1]))
+    return (v - lim[0]) / (lim[1] - lim[0])
+
+
+def _from_fraction(ax: Any, fx: float, fy: float) -> tuple[float, float]:
+    return tuple(ax.transData.inverted().transform(ax.transAxes.transform((fx, fy))))
 
 
 def _finish_with_note(fig: Any, note: Optional[str]) -> None:
@@ -112,52 +258,187 @@ def _finish_with_note(fig: Any, note: Optional[str]) -> None:
     fig.tight_layout(rect=(0, 0.012 + 0.11 * len(lines) / fig.get_figheight(), 1, 1))
 
 
-def plot_front(frame: Any, path: str | Path, x: str = "macs", y: str = "accuracy", title: Optional[str] = None,
-               references: Optional[Sequence[dict]] = None, x_scale: float = 1e-6, x_label: str = "MACs (M)",
-               y_label: str = "validation accuracy", x_log: bool = False, budget: Optional[float] = None,
-               note: Optional[str] = None, highlight: Optional[Sequence[int]] = None,
-               show_rejected: bool = True) -> list[Path]:
-    """Scatter of all trained trials with the (min x, max y) Pareto front; PNG and SVG.
+def front_figure(frame: Any, x: str = "macs", y: str = "accuracy", *, title: Optional[str] = None,
+                 references: Optional[Sequence[dict]] = None, x_scale: float = 1e-6, x_label: str = "MACs (M)",
+                 y_label: str = "validation accuracy", x_log: bool = False, budget: Optional[float] = None,
+                 note: Optional[str] = None, highlight: Optional[Sequence[int]] = None,
+                 show_rejected: bool = True, xlim: Optional[Sequence[float]] = None,
+                 ylim: Optional[Sequence[float]] = None, labels: bool = True) -> tuple[Any, FrontInfo]:
+    """Scatter of all trained trials with the (min x, max y) Pareto front, as a figure.
 
     Args:
         frame: :func:`ghostnas.search.readers.trials_frame` output.
-        path: Output path; the suffix is replaced by ``.png`` and ``.svg``.
         x, y: Columns of ``frame`` for the axes (x minimised, y maximised).
         title: Figure title (default: ``y vs x`` and the number of trained trials).
         references: Optional extra points ``{"label", x, y}`` (e.g. the paper's models), in the
-            same units as the frame (``x`` before ``x_scale``).
+            same units as the frame (``x`` before ``x_scale``); never widen the axes.
         x_scale, x_label, y_label: Axis scale factor and labels.
-        x_log: Logarithmic x axis (used when paper models lie far from the searched range).
+        x_log: Logarithmic x axis.
         budget: A constraint on ``x`` (same units as the frame), drawn as a dashed line.
-        note: A line of text under the axes (e.g. why no reference is drawn).
+        note: Text under the axes (e.g. why no reference is drawn).
         highlight: Trial numbers to ring (e.g. Pareto-optimal in all objectives).
         show_rejected: Mark trials rejected before training (never trained) on the x axis.
+        xlim, ylim: Axis limits in display units (x after ``x_scale``); default: the study's own
+            trials (trained, rejected ticks, budget line) with a margin.
+        labels: Label the front's trials (``#12``) where they fit.
 
     Returns:
-        The written files.
+        ``(figure, FrontInfo)``.
     """
     plt = pyplot()
     has = frame[x].notna() & frame[y].notna() if x in frame and y in frame else frame["state"] != frame["state"]
     df = frame[trained_mask(frame) & has]
     fig, ax = plt.subplots(figsize=(6.8, 4.6), dpi=130)
-    _draw_trials(ax, df, x, y, x_scale)
+    info = FrontInfo()
+    info.front, front_pts = _draw_trials(ax, df, x, y, x_scale)
     _draw_highlight(ax, df, x, y, x_scale, highlight)
-    key = _draw_references(ax, references, x, y, x_scale)
-    if key:
-        note = (note + "\n" if note else "") + key
     if budget is not None:
         ax.axvline(budget * x_scale, color=OKABE_ITO["vermillion"], ls="--", lw=1.0, label="budget (constraint)")
-    rej = _draw_rejected(ax, frame, x, x_scale, show_rejected)
+    rej = _rejected_rows(frame, x, show_rejected)
+    _draw_rejected(ax, rej, x, x_scale)
     if x_log:
         ax.set_xscale("log")
-    _keep_in_view(ax, rej, x, x_scale, budget, x_log)
+    xs = [float(v) * x_scale for v in df[x]] + [float(v) * x_scale for v in rej[x]] \
+        + ([budget * x_scale] if budget else [])
+    info.xlim = tuple(float(v) for v in xlim) if xlim else _span(xs, x_log)
+    info.ylim = tuple(float(v) for v in ylim) if ylim else _span([float(v) for v in df[y]], False)
+    ax.set_xlim(*info.xlim)
+    ax.set_ylim(*info.ylim)
+    if xlim or ylim:
+        info.clipped = int(sum(not (info.xlim[0] <= float(a) * x_scale <= info.xlim[1]
+                                    and info.ylim[0] <= float(b) <= info.ylim[1]) for a, b in zip(df[x], df[y])))
+    refs = sorted(references or (), key=lambda r: r[x])
+    star_items, info.outside = _draw_references(ax, refs, x, y, x_scale, info.xlim, info.ylim, x_log)
+    if refs:
+        info.paper_key = "Paper models: " + "; ".join(f"{k + 1} {r['label']} ({r[x] * x_scale:.4g}, {r[y]:.1%})"
+                                                      for k, r in enumerate(refs))
+        note = (note + "\n" if note else "") + info.paper_key
     ax.set_xlabel(x_label + (" (log scale)" if x_log else ""))
     ax.set_ylabel(y_label)
     ax.set_title(title or f"{y} vs {x}: {len(df)} trained trials", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=7, framealpha=0.85)
     _finish_with_note(fig, note)
+    trial_items = [(f"#{n}", p, dict(fontsize=7)) for n, p in zip(info.front, front_pts)] if labels else []
+    hidden = place_labels(fig, ax, star_items + trial_items, avoid=front_pts + [i[1] for i in star_items],
+                          force=len(star_items))
+    info.hidden_labels = [h for h in hidden if h.startswith("#")]
+    return fig, info
+
+
+def plot_front(frame: Any, path: str | Path, x: str = "macs", y: str = "accuracy", title: Optional[str] = None,
+               references: Optional[Sequence[dict]] = None, x_scale: float = 1e-6, x_label: str = "MACs (M)",
+               y_label: str = "validation accuracy", x_log: bool = False, budget: Optional[float] = None,
+               note: Optional[str] = None, highlight: Optional[Sequence[int]] = None,
+               show_rejected: bool = True, xlim: Optional[Sequence[float]] = None,
+               ylim: Optional[Sequence[float]] = None, labels: bool = True) -> list[Path]:
+    """:func:`front_figure` written as PNG and SVG (``path``'s suffix is replaced).
+
+    Returns:
+        The written files.
+    """
+    fig, _ = front_figure(frame, x, y, title=title, references=references, x_scale=x_scale, x_label=x_label,
+                          y_label=y_label, x_log=x_log, budget=budget, note=note, highlight=highlight,
+                          show_rejected=show_rejected, xlim=xlim, ylim=ylim, labels=labels)
     return _save(fig, Path(path).with_suffix(""))
+
+
+# ---------------------------------------------------------------------------------------------
+# several studies on one axes
+
+
+def compare_fronts_figure(studies: Sequence[tuple[str, Any]], x: str = "macs", y: str = "accuracy", *,
+                          x_scale: float = 1e-6, x_label: str = "MACs (M)", y_label: str = "validation accuracy",
+                          title: str = "", xlim: Optional[Sequence[float]] = None,
+                          ylim: Optional[Sequence[float]] = None, note: Optional[str] = None) -> tuple[Any, dict]:
+    """The 2-D fronts of several studies on one axes (feasible trained trials faint, fronts bold).
+
+    Args:
+        studies: ``(label, trials frame)`` per study, in legend order.
+        x, y, x_scale, x_label, y_label: As for :func:`front_figure`.
+        title: Figure title.
+        xlim, ylim: Axis limits (display units); default: all studies' feasible trained trials.
+        note: Text under the axes.
+
+    Returns:
+        ``(figure, {label: front trial numbers by x})``; each front is the ``Line2D`` with gid
+        ``pareto-front:<label>``.
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.8, 4.6), dpi=130)
+    fronts, xs, ys = {}, [], []
+    for k, (label, frame) in enumerate(studies):
+        colour, marker = _STUDY_COLOURS[k % len(_STUDY_COLOURS)], _STUDY_MARKERS[k % len(_STUDY_MARKERS)]
+        ok = frame[x].notna() & frame[y].notna() if x in frame and y in frame else frame["state"] != frame["state"]
+        feas = frame[trained_mask(frame) & ok & frame["feasible"].astype(bool)]
+        pts = [(float(a) * x_scale, float(b)) for a, b in zip(feas[x], feas[y])]
+        xs += [p[0] for p in pts]
+        ys += [p[1] for p in pts]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=16, marker=marker, facecolors="none",
+                   edgecolors=colour, alpha=0.45, lw=0.8)
+        idx = front_2d(pts)
+        fronts[label] = [int(feas.iloc[i]["number"]) for i in idx]
+        if idx:
+            fx, fy = [pts[i][0] for i in idx], [pts[i][1] for i in idx]
+            ax.step(fx, fy, where="post", color=colour, lw=1.6, gid=f"pareto-front:{label}",
+                    label=f"{label}: front of {len(idx)} of {len(pts)} feasible trained trials")
+            ax.scatter(fx, fy, marker=marker, s=34, color=colour, zorder=3, edgecolors="white", linewidths=0.5)
+        else:
+            ax.plot([], [], color=colour, label=f"{label}: no feasible trained trial")
+    ax.set_xlim(*(xlim or _span(xs, False)))
+    ax.set_ylim(*(ylim or _span(ys, False)))
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title or f"{y} vs {x}: {len(studies)} studies", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=7, framealpha=0.85)
+    _finish_with_note(fig, note)
+    return fig, fronts
+
+
+def plot_compare_fronts(studies: Sequence[tuple[str, Any]], path: str | Path, **kwargs: Any) -> tuple[list[Path], dict]:
+    """:func:`compare_fronts_figure` written as PNG and SVG; returns (files, fronts)."""
+    fig, fronts = compare_fronts_figure(studies, **kwargs)
+    return _save(fig, path), fronts
+
+
+def plot_compare_hypervolume(histories: Sequence[tuple[str, Sequence[int], Sequence[float]]], reference: Any,
+                             objectives: Sequence[str], path: str | Path, title: str = "") -> list[Path]:
+    """Hypervolume histories of several studies against one reference point, as steps.
+
+    Args:
+        histories: ``(label, trial numbers, hypervolumes)`` per study.
+        reference: The shared :class:`~ghostnas.analysis.hypervolume.Reference`.
+        objectives: The objectives (title).
+        path: Output stem.
+        title: Figure title.
+
+    Returns:
+        The written files.
+    """
+    plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6.8, 4.2), dpi=130)
+    top = 1e-3
+    for k, (label, numbers, hv) in enumerate(histories):
+        colour = _STUDY_COLOURS[k % len(_STUDY_COLOURS)]
+        if numbers:
+            ax.step(numbers, hv, where="post", color=colour, lw=1.6,
+                    label=f"{label}: {hv[-1]:.4f} after {len(numbers)} trials")
+            ax.scatter(numbers, hv, s=12, color=colour, marker=_STUDY_MARKERS[k % len(_STUDY_MARKERS)], zorder=3)
+            top = max(top, max(hv))
+        else:
+            ax.plot([], [], color=colour, label=f"{label}: no feasible trained trial")
+    ax.set_ylim(0, top * 1.12)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial number")
+    ax.set_ylabel("normalised hypervolume")
+    ax.set_title(title or f"hypervolume histories ({', '.join(objectives)})", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.85)
+    _finish_with_note(fig, "Same fixed reference point for every study: " + reference_text(reference))
+    return _save(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,15 +491,17 @@ def plot_three_objectives(frame: Any, objectives: Sequence[str], pareto: set[int
     return _save(fig, path)
 
 
-def plot_hypervolume(numbers: Sequence[int], hv: Sequence[float], ref: dict, objectives: Sequence[str],
-                     name: str, path: str | Path) -> list[Path]:
+def plot_hypervolume(numbers: Sequence[int], hv: Sequence[float], ref: Any, objectives: Sequence[str],
+                     name: str, path: str | Path, outside: Sequence[int] = ()) -> list[Path]:
     """The hypervolume history (:func:`~ghostnas.analysis.hypervolume.hypervolume_history`) as steps.
 
     Args:
-        numbers, hv, ref: :func:`~ghostnas.analysis.hypervolume.hypervolume_history` output.
+        numbers, hv, ref: :func:`~ghostnas.analysis.hypervolume.hypervolume_history` output (``ref``
+            a :class:`~ghostnas.analysis.hypervolume.Reference` or a dict).
         objectives: The study's objectives, for the title.
         name: Study name, for the title.
         path: Output stem (``.png`` / ``.svg`` appended).
+        outside: Feasible trained trials beyond the reference (they add no volume; noted).
 
     Returns:
         The written files.
@@ -238,9 +521,12 @@ def plot_hypervolume(numbers: Sequence[int], hv: Sequence[float], ref: dict, obj
     ax.set_ylabel("normalised hypervolume")
     ax.set_title(f"{name}: hypervolume history ({', '.join(objectives)})", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.text(0.01, 0.01, "reference point: " + reference_text(ref) + " (accuracy 0; 1.1 x max feasible cost); "
-             "costs divided by their reference", fontsize=7, color="#333333")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    note = ("Reference point (fixed, not from the trials): " + reference_text(ref)
+            + ". Accuracy as (1 - acc) / (1 - ref), costs divided by their reference.")
+    if outside:
+        note += (f"\n{len(outside)} feasible trial(s) beyond the reference add no volume: "
+                 + ", ".join(f"#{n}" for n in outside[:20]) + (" ..." if len(outside) > 20 else ""))
+    _finish_with_note(fig, note)
     return _save(fig, path)
 
 
@@ -267,35 +553,39 @@ def plot_best_history(frame: Any, name: str, path: str | Path) -> list[Path]:
     ax.set_ylabel("validation accuracy")
     ax.set_title(f"{name}: best accuracy history", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
 
 
 def _importance_panel(ax: Any, objective: str, result: dict, colour: str) -> None:
-    if "importances" not in result:
-        ax.text(0.5, 0.5, "\n".join(_wrap(result["note"], 38)), ha="center", va="center", fontsize=8,
-                transform=ax.transAxes)
+    text = result.get("warning") or result.get("note")
+    if "importances" not in result or "warning" in result:
+        ax.text(0.5, 0.5, "\n".join(_wrap(text, 38)), ha="center", va="center", fontsize=8,
+                transform=ax.transAxes, color="#7a3e00" if "warning" in result else "black")
         ax.set_yticks([])
         ax.set_xticks([])
         ax.set_title(f"target: {objective}", fontsize=9)
         return
+    sd = result.get("sd") or {}
     items = sorted(result["importances"].items(), key=lambda kv: kv[1])
-    ax.barh([kv[0] for kv in items], [kv[1] for kv in items], color=colour)
-    for y, (_, v) in enumerate(items):
-        ax.text(v, y, f" {v:.2f}", va="center", fontsize=7)
-    ax.set_xlim(0, max(v for _, v in items) * 1.25 or 1)
+    errs = [sd.get(k, 0.0) for k, _ in items]
+    ax.barh([kv[0] for kv in items], [kv[1] for kv in items], xerr=errs, color=colour,
+            error_kw=dict(ecolor="#333333", capsize=2, lw=0.8))
+    for yy, ((_, v), e) in enumerate(zip(items, errs)):
+        ax.text(v + e, yy, f" {v:.2f}±{e:.2f}", va="center", fontsize=6.5)
+    ax.set_xlim(0, max((v + e) for (_, v), e in zip(items, errs)) * 1.45 or 1)
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_xlabel("importance (fANOVA, sums to 1)")
-    ax.set_title(f"target: {objective}", fontsize=9)
+    ax.set_xlabel(f"importance (fANOVA; mean ± sd, {result.get('repeats', 1)} bootstrap resamples)", fontsize=7)
+    ax.set_title(f"target: {objective} ({result.get('n_trials', '?')} trials)", fontsize=9)
 
 
 def plot_importances(imps: dict[str, dict], name: str, path: str | Path) -> list[Path]:
-    """One bar panel per objective of :func:`~ghostnas.analysis.importances.param_importances`.
+    """One panel per objective of :func:`~ghostnas.analysis.importances.param_importances`.
 
     Args:
-        imps: :func:`~ghostnas.analysis.importances.param_importances` output; an objective with
-            a note instead of importances shows the note.
+        imps: :func:`~ghostnas.analysis.importances.param_importances` output; an objective with a
+            note or a warning (too few trials for a chart) shows that text instead of bars.
         name: Study name, for the title.
         path: Output stem (``.png`` / ``.svg`` appended).
 
@@ -304,8 +594,9 @@ def plot_importances(imps: dict[str, dict], name: str, path: str | Path) -> list
     """
     plt = pyplot()
     n = len(imps)
-    nparams = max((len(r.get("importances", {})) for r in imps.values()), default=1)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 0.8, 1.2 + 0.32 * max(nparams, 5)), dpi=130, squeeze=False)
+    charted = [r for r in imps.values() if "importances" in r and "warning" not in r]
+    nparams = max((len(r["importances"]) for r in charted), default=1)
+    fig, axes = plt.subplots(1, n, figsize=(4.4 * n + 0.8, 1.2 + 0.32 * max(nparams, 5)), dpi=130, squeeze=False)
     colours = [OKABE_ITO[c] for c in ("blue", "orange", "green", "purple")]
     for k, (ax, (o, r)) in enumerate(zip(axes[0], imps.items())):
         _importance_panel(ax, o, r, colours[k % len(colours)])

@@ -5,7 +5,8 @@
 * :func:`fit_depthwise_filter` / :func:`mse_vs_d`: the GhostNet paper's toy experiment (its
   Table 2): for a pair of maps (input, target), fit one d×d filter that maps the input map to the
   target map by least squares over all positions and all images (zero padding, no bias by
-  default), for d = 1, 3, 5, 7, and report the MSE. Larger kernels contain smaller ones (the d×d
+  default), for d = 1, 3, 5, 7, and report the MSE. Maps are min–max scaled by default (the old
+  figures); ``scale="none"`` with ``bias=True`` fits unscaled activations with an intercept. Larger kernels contain smaller ones (the d×d
   patch contains the (d−2)×(d−2) patch at its centre), so the least-squares MSE cannot increase
   with d.
 
@@ -24,9 +25,10 @@ import torch.nn.functional as F
 
 from .paper import PAPER_TABLE2_UNVERIFIED
 from .similarity import normalize_maps
+from .stats import bootstrap_ci, mean_ci95
 
 __all__ = ["RedundancySummary", "redundancy_summary", "fit_depthwise_filter", "mse_vs_d", "mse_table_markdown",
-           "DEFAULT_DS"]
+           "per_image_best_partner", "per_image_redundancy", "redundancy_ci", "DEFAULT_DS"]
 
 DEFAULT_DS = (1, 3, 5, 7)
 
@@ -121,23 +123,34 @@ def redundancy_summary(sim: torch.Tensor, threshold: float = 0.9, top_k: int = 3
                              float(redundant.double().mean()), pairs, metric, layer)
 
 
-def fit_depthwise_filter(src: torch.Tensor, dst: torch.Tensor, d: int, bias: bool = False
-                         ) -> tuple[torch.Tensor, Optional[float], float]:
+_SCALES = {"none": None, None: None, "minmax": "minmax", "zscore": "zscore"}
+
+
+def fit_depthwise_filter(src: torch.Tensor, dst: torch.Tensor, d: int, bias: bool = False,
+                         scale: Optional[str] = "none") -> tuple[torch.Tensor, Optional[float], float]:
     """Least-squares d×d filter ``w`` (and optional bias) with ``conv2d(src, w, padding=d//2) ≈ dst``.
 
     Args:
         src, dst: Maps of the same shape: N×H×W (or H×W); the fit pools every position of every
             image. Computed in float64.
         d: Odd kernel size.
-        bias: Also fit a constant offset.
+        bias: Also fit a constant offset (intercept).
+        scale: ``"none"`` (or None): fit the maps as given (unscaled activations); ``"minmax"``:
+            scale each H×W map of each image to [0, 1] first (the old figures' setting, what
+            :func:`mse_vs_d` does by default); ``"zscore"``: mean 0, std 1 per map and image.
+            The MSE is in the units of the (scaled) target.
 
     Returns:
         ``(filter d×d, bias or None, MSE)``, MSE = mean squared residual over N·H·W values.
     """
     if not isinstance(d, int) or d < 1 or d % 2 == 0:
         raise ValueError(f"d must be an odd positive integer, got {d!r}")
+    if scale not in _SCALES:
+        raise ValueError(f"scale must be 'none', 'minmax' or 'zscore', got {scale!r}")
     src = torch.as_tensor(src).to(torch.float64)
     dst = torch.as_tensor(dst).to(torch.float64)
+    if _SCALES[scale] is not None:
+        src, dst = normalize_maps(src, _SCALES[scale]), normalize_maps(dst, _SCALES[scale])
     if src.shape != dst.shape:
         raise ValueError(f"input and target maps differ in shape: {tuple(src.shape)} vs {tuple(dst.shape)}")
     if src.dim() == 2:
@@ -159,7 +172,7 @@ def fit_depthwise_filter(src: torch.Tensor, dst: torch.Tensor, d: int, bias: boo
 
 def mse_vs_d(maps: torch.Tensor, pairs: Sequence[Sequence[int]], ds: Sequence[int] = DEFAULT_DS,
              normalize: Optional[str] = "minmax", bias: bool = False, target_maps: Optional[torch.Tensor] = None,
-             labels: Optional[Sequence[str]] = None) -> pd.DataFrame:
+             labels: Optional[Sequence[str]] = None, relative: bool = False) -> pd.DataFrame:
     """The paper's MSE-versus-d table for map pairs.
 
     Args:
@@ -171,6 +184,9 @@ def mse_vs_d(maps: torch.Tensor, pairs: Sequence[Sequence[int]], ds: Sequence[in
             :func:`~ghostnas.analysis.similarity.normalize_maps`); ``"minmax"`` puts maps in [0, 1].
         bias: Also fit an offset.
         labels: Row labels (default ``"i→j"``).
+        relative: Divide each MSE by the variance of its (normalised) target over all N·H·W
+            values, i.e. report 1 − R² (with ``bias=True`` in [0, 1]; the fit of ``w = 0`` plus a
+            bias has relative MSE 1). Makes unscaled maps of different magnitude comparable.
 
     Returns:
         DataFrame, one row per pair, one column per d (MSE), index named ``pair``.
@@ -184,7 +200,9 @@ def mse_vs_d(maps: torch.Tensor, pairs: Sequence[Sequence[int]], ds: Sequence[in
         i, j = int(pair[0]), int(pair[1])
         if not (0 <= i < maps.shape[1] and 0 <= j < tgt.shape[1]):
             raise ValueError(f"pair ({i}, {j}) out of range for {maps.shape[1]} input / {tgt.shape[1]} target maps")
-        rows.append([fit_depthwise_filter(maps[:, i], tgt[:, j], d, bias)[2] for d in ds])
+        var = float(tgt[:, j].var(unbiased=False)) if relative else 1.0
+        rows.append([fit_depthwise_filter(maps[:, i], tgt[:, j], d, bias)[2] / (var if var > 0 else float("nan"))
+                     for d in ds])
         names.append(labels[k] if labels is not None else f"{i}→{j}")
     df = pd.DataFrame(rows, columns=list(ds), index=pd.Index(names, name="pair"))
     df.columns.name = "d"
@@ -212,3 +230,100 @@ def mse_table_markdown(df: pd.DataFrame, include_paper: bool = True, fmt: str = 
     for name, row in full.iterrows():
         lines.append(f"| {name} | " + " | ".join("" if pd.isna(v) else fmt.format(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def per_image_best_partner(maps: torch.Tensor, centered: bool = False, chunk: int = 64) -> torch.Tensor:
+    """Each map's best-partner cosine *within each image*: N×C.
+
+    For image ``n`` and map ``c``: ``max_{c' ≠ c} cos(maps[n, c], maps[n, c'])``, the cosine over
+    the H·W positions of that image only. A map that is zero on an image (dead after a ReLU) has
+    cosine 0 with every map (the convention of :mod:`.similarity`), so it is never redundant and
+    is nobody's partner above 0.
+
+    Args:
+        maps: N×C×H×W maps of one layer (C ≥ 2).
+        centered: Subtract each map's spatial mean first (Pearson correlation; a constant map
+            then counts as dead).
+        chunk: Images per block (memory: chunk·C² doubles).
+
+    Returns:
+        N×C float64 tensor in [-1, 1].
+    """
+    if maps.dim() != 4:
+        raise ValueError(f"maps must be N×C×H×W, got shape {tuple(maps.shape)}")
+    n, c = maps.shape[:2]
+    if c < 2:
+        raise ValueError("per-image redundancy needs at least 2 maps")
+    out = []
+    for k in range(0, n, max(1, int(chunk))):
+        v = maps[k:k + chunk].detach().to(torch.float64).reshape(-1, c, maps.shape[2] * maps.shape[3])
+        if centered:
+            v = v - v.mean(2, keepdim=True)
+        norm = v.norm(dim=2)
+        ok = norm > 1e-12 * norm.amax(1, keepdim=True).clamp_min(1.0)
+        u = torch.where(ok[..., None], v / norm.clamp_min(1e-300)[..., None], torch.zeros_like(v))
+        s = (u @ u.transpose(1, 2)).clamp(-1.0, 1.0)
+        s.diagonal(dim1=1, dim2=2).fill_(float("-inf"))
+        out.append(s.amax(2))
+    return torch.cat(out)
+
+
+def per_image_redundancy(maps: torch.Tensor, thresholds: Sequence[float] = (0.9, 0.95),
+                         centered: bool = False) -> pd.DataFrame:
+    """Per-image redundancy statistics of one layer (one row per image).
+
+    Args:
+        maps: N×C×H×W maps.
+        thresholds: A map is redundant on an image if its best partner's cosine there is ≥ this.
+        centered: Pearson instead of cosine (see :func:`per_image_best_partner`).
+
+    Returns:
+        Columns ``image``; ``frac_ge_<t>`` per threshold (share of the C maps whose best partner
+        reaches ``t``); ``mean_best_cos`` (mean over maps of the best-partner cosine) and
+        ``frac_dead`` (share of maps that are zero, or constant if centred, on the image).
+    """
+    best = per_image_best_partner(maps, centered)
+    v = maps.detach().to(torch.float64).flatten(2)
+    spread = (v - v.mean(2, keepdim=True)) if centered else v
+    dead = spread.abs().amax(2) <= 1e-12 * spread.abs().amax((1, 2)).clamp_min(1.0)[:, None]
+    cols: dict = {"image": range(best.shape[0])}
+    for t in thresholds:
+        cols[f"frac_ge_{t:g}"] = (best >= t).double().mean(1).numpy()
+    cols["mean_best_cos"] = best.mean(1).numpy()
+    cols["frac_dead"] = dead.double().mean(1).numpy()
+    return pd.DataFrame(cols)
+
+
+def redundancy_ci(per_image: pd.DataFrame, columns: Optional[Sequence[str]] = None, n_boot: int = 2000,
+                  seed: int = 0, clip_shares: bool = True) -> pd.DataFrame:
+    """Mean over images of each per-image statistic with 95% intervals.
+
+    The images are the sampling unit: the interval says how well the batch pins down the layer's
+    mean over images *for this one trained network*, not how much it varies between training runs.
+
+    Args:
+        per_image: :func:`per_image_redundancy` output.
+        columns: Statistics to summarise (default: every column but ``image``).
+        n_boot: Resamples of the percentile bootstrap (images resampled, seeded).
+        seed: Seed of the bootstrap.
+        clip_shares: Clip the t-interval of ``frac_*`` statistics (shares) to [0, 1].
+
+    Returns:
+        One row per statistic: ``statistic``, ``mean``, ``ci_lo``/``ci_hi`` (Student-t,
+        :func:`~ghostnas.analysis.stats.mean_ci95`), ``boot_lo``/``boot_hi``
+        (:func:`~ghostnas.analysis.stats.bootstrap_ci`), ``n_images``.
+    """
+    import numpy as np
+
+    columns = [c for c in per_image.columns if c != "image"] if columns is None else list(columns)
+    rows = []
+    for col in columns:
+        vals = per_image[col].to_numpy(dtype=float)
+        m, lo, hi = mean_ci95(vals)
+        if clip_shares and col.startswith("frac"):
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        blo, bhi = bootstrap_ci(lambda a, axis=-1: np.mean(a, axis=axis), vals, n_boot=n_boot, seed=seed,
+                                vectorized=True)
+        rows.append({"statistic": col, "mean": m, "ci_lo": lo, "ci_hi": hi, "boot_lo": blo, "boot_hi": bhi,
+                     "n_images": int(vals.size)})
+    return pd.DataFrame(rows)

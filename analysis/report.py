@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .fronts import markdown_table
+from .importances import importance_text
 from .study_analysis import StudyAnalysis, analyze_study
 
 __all__ = ["write_report"]
@@ -36,10 +37,15 @@ pre{background:#f6f6f6;border:1px solid #e3e3e3;padding:8px;font-size:.8em;overf
 details summary{cursor:pointer;font-weight:600}
 """
 
-_FIG_ORDER = ["front_macs", "front_latency", "front_params", "front_3obj", "hypervolume", "importances"]
+_FIG_ORDER = ["front_macs", "front_latency", "front_params", "front_3obj", "hypervolume", "importances",
+              "compare_front_macs", "compare_front_latency", "compare_front_params", "compare_hypervolume"]
 _FIG_TITLES = {"front_macs": "Pareto front: accuracy vs MACs", "front_latency": "Pareto front: accuracy vs latency",
                "front_params": "Pareto front: accuracy vs parameters", "front_3obj": "Three-objective view",
-               "hypervolume": "Hypervolume history", "importances": "Parameter importances"}
+               "hypervolume": "Hypervolume history", "importances": "Parameter importances",
+               "compare_front_macs": "Studies compared: fronts, accuracy vs MACs",
+               "compare_front_latency": "Studies compared: fronts, accuracy vs latency",
+               "compare_front_params": "Studies compared: fronts, accuracy vs parameters",
+               "compare_hypervolume": "Studies compared: hypervolume histories (one reference point)"}
 
 
 def _fmt(v: Any, col: str = "") -> str:
@@ -91,9 +97,13 @@ def _summary(a: StudyAnalysis, storage_label: str) -> list[tuple[str, str]]:
              ("target trials", str(study_cfg.get("n_trials", "not recorded"))),
              ("trials by state", ", ".join(f"{k}: {v}" for k, v in a.states.items()))]
     if a.hypervolume:
-        ref = ", ".join(f"{k}={v:.4g}" for k, v in a.hypervolume["reference"].items())
-        items.append(("hypervolume (final)", f"{a.hypervolume['final']:.4f} (reference point {ref}; "
-                                             f"{a.hypervolume['definition']})"))
+        items.append(("hypervolume (final)", f"{a.hypervolume['final']:.4f} (fixed reference point "
+                                             f"{a.hypervolume['reference_text']}; {a.hypervolume['definition']})"))
+    if a.comparison:
+        items.append(("compared with", "; ".join(
+            f"{c['label']} (study {c['study']}, {c['trained']} trained"
+            + (f", hypervolume {c['hypervolume_final']:.4f}" if c.get("hypervolume_final") is not None else "") + ")"
+            for c in a.comparison["studies"][1:])))
     items.append(("paper reference points", a.reference_note))
     return items
 
@@ -119,15 +129,12 @@ def _pareto_rows(a: StudyAnalysis) -> tuple[list[dict], list[str]]:
 
 
 def _importance_rows(a: StudyAnalysis) -> tuple[list[dict], list[str]]:
+    """One row per parameter, one ``mean ± sd`` cell per objective (most important first)."""
     params = sorted({k for r in a.importances.values() for k in r.get("importances", {})})
-    rows = []
-    for pname in params:
-        row = {"parameter": pname}
-        for o, r in a.importances.items():
-            row[o] = r.get("importances", {}).get(pname)
-        rows.append(row)
     first = next(iter(a.importances), None)
-    rows.sort(key=lambda r: -(r.get(first) or 0.0))  # most important (for the first objective) first
+    key = (a.importances.get(first) or {}).get("importances", {})
+    params.sort(key=lambda p: -(key.get(p) or 0.0))  # most important (for the first objective) first
+    rows = [{"parameter": p, **{o: importance_text(r, p) for o, r in a.importances.items()}} for p in params]
     return rows, ["parameter", *a.importances]
 
 
@@ -158,11 +165,12 @@ def _html(a: StudyAnalysis, storage_label: str) -> str:
                  "</figcaption></figure>")
     h.append("<h2>Parameter importances</h2>")
     if irow:
-        h.append("<p>Share of the objective's variance explained by each parameter (fANOVA; each column sums "
-                 "to 1).</p>" + _html_table(irow, icols, units=False))
+        h.append("<p>Share of the objective's variance explained by each parameter (fANOVA; mean ± sd over "
+                 "bootstrap resamples of the trials; the means of each column sum to 1).</p>"
+                 + _html_table(irow, icols, units=False))
     for o, r in a.importances.items():
-        if "note" in r:
-            h.append(f"<p class='note'>{html.escape(o)}: {html.escape(r['note'])}</p>")
+        if "note" in r or "warning" in r:
+            h.append(f"<p class='note'>{html.escape(o)}: {html.escape(r.get('note') or r['warning'])}</p>")
     if a.notes:
         h.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in a.notes) + "</ul>")
     h.append(f"<h2>All trials ({len(a.table_rows)})</h2>")
@@ -191,11 +199,11 @@ def _markdown(a: StudyAnalysis, storage_label: str) -> str:
         md += [f"### {_FIG_TITLES[k]}", "", f"![{_FIG_TITLES[k]}]({png.name})", "", a.captions.get(k, ""), ""]
     md += ["## Parameter importances", ""]
     if irow:
-        md.append(markdown_table([{c: (f"{r[c]:.3f}" if isinstance(r.get(c), float) else _fmt(r.get(c)))
-                                   for c in icols} for r in irow], icols))
+        md.append("Share of each objective's variance per parameter (fANOVA; mean ± sd over bootstrap resamples).\n")
+        md.append(markdown_table(irow, icols))
     for o, r in a.importances.items():
-        if "note" in r:
-            md.append(f"- {o}: {r['note']}")
+        if "note" in r or "warning" in r:
+            md.append(f"- {o}: {r.get('note') or r['warning']}")
     if a.notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in a.notes]
     md += ["", f"## All trials ({len(a.table_rows)})", "",

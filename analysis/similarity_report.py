@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from ghostnas.ghostnet import build_model, load_checkpoint
 from ghostnas.search.data import load_dataset
+from ghostnas.search.runs import build_model_from
 from ghostnas.space import load_model_spec
 
 from .features import LayerMaps, capture_features, resolve_layers
@@ -58,14 +59,15 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def load_model(spec: str, num_classes: int) -> tuple[nn.Module, str]:
-    """Build the model to analyse (random initialisation).
+def load_model(spec: str, num_classes: Optional[int]) -> tuple[nn.Module, str]:
+    """Build the model to analyse: random initialisation, or a run folder's trained weights.
 
     Args:
         spec: A registry name (``ghostnas models``), a model config JSON file (any shape
-            :func:`ghostnas.space.load_model_spec` reads), or ``torchvision:NAME``.
-        num_classes: Classes of the dataset, given to registry models (a config file is built
-            as it is).
+            :func:`ghostnas.space.load_model_spec` reads, ``ghostnas export`` output included),
+            a ``ghostnas train`` run folder (its architecture and weights), or ``torchvision:NAME``.
+        num_classes: Classes of the dataset, given to registry models (a config file or run
+            folder is built as it is); None: the model's own.
 
     Returns:
         ``(model, display name)``.
@@ -81,6 +83,9 @@ def load_model(spec: str, num_classes: int) -> tuple[nn.Module, str]:
             return torchvision.models.get_model(name, weights=None), f"torchvision {name}"
         except Exception as e:  # noqa: BLE001 - torchvision raises ValueError/KeyError/TypeError
             raise ValueError(f"cannot build torchvision model {name!r}: {e}") from None
+    if os.path.isdir(spec):
+        model, model_spec = build_model_from(run=spec)
+        return model, model_spec.label
     model_spec = load_model_spec(spec, None if os.path.isfile(spec) else num_classes)
     return build_model(model_spec.config), model_spec.label
 
@@ -268,7 +273,8 @@ def write_similarity_report(model: str, layers: Sequence[str], data: str, out: U
     ``mse_vs_d`` (PNG, SVG, CSV, markdown) and ``summary.json``.
 
     Args:
-        model: Registry name, model config JSON file or ``torchvision:NAME`` (see :func:`load_model`).
+        model: Registry name, model config JSON file, run folder (trained weights) or ``torchvision:NAME``
+            (see :func:`load_model`).
         layers: Module names (``model.named_modules()``) to analyse; duplicates are dropped.
         data: Dataset spec (``digits``, ``npz:PATH``, ``cifar10``, ``fashion-mnist``, ``imagefolder:PATH``).
         out: Output folder (created if needed).
@@ -296,8 +302,11 @@ def write_similarity_report(model: str, layers: Sequence[str], data: str, out: U
     ds = list(ds)
     _check_options(n, top_k, ds, image_index)
     dataset = load_dataset(data, data_dir=data_dir, download=download, split=split)
+    torch.manual_seed(seed)  # random weights (no --weights, torchvision:NAME) are the same on every run
     net, model_name = load_model(model, dataset.num_classes)
-    if weights:
+    if weights is None and os.path.isdir(model):  # a run folder: load_model loaded its model.pt
+        weights = os.path.join(model, "model.pt")
+    elif weights:
         load_checkpoint(net, weights)
     net.eval()
     layers = list(dict.fromkeys(layers))

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set fidelity=paper")
     p.add_argument("--no-report", action="store_true", help="only train; skip measurement, table and figure")
-    p.add_argument("--report-only", action="store_true", help="only rebuild the table and figure from finished runs")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: rebuild the report from the runs in the run cache (naming missing ones)")
     p.add_argument("--no-latency", action="store_true", help="skip latency measurement in the report")
     p.set_defaults(func=run)
 
@@ -29,7 +30,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run (or reopen) the ablation, then write its report unless ``--no-report``; print the files.
+    """Train what is missing (every budget of a budget study), then write the report unless
+    ``--no-report``; print the files, and any missing runs with the command that trains them.
 
     Args:
         args: The parsed command line.
@@ -37,16 +39,23 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
-    from ghostnas.search.ablate import AblationConfig, load_study, run_ablation
+    from ghostnas.search.ablate import AblationConfig
     from ghostnas.search.config import load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     cfg = AblationConfig.from_dict(load_config(args.config, args.overrides))
-    study = load_study(cfg) if args.report_only else run_ablation(cfg)
-    if not args.no_report:
-        from ghostnas.analysis.ablation_report import write_ablation_report
+    if args.no_report:
+        from ghostnas.search.ablate import run_all_budgets
 
-        paths = write_ablation_report(study, cfg, latency=not args.no_latency, command=_command_line(args))
-        for p in paths:
-            print(p)
+        run_all_budgets(cfg)
+        return 0
+    from ghostnas.analysis.ablation_report import run_and_report
+
+    outcome = run_and_report(cfg, train=not args.report_only, latency=not args.no_latency,
+                             command=_command_line(args))
+    for p in outcome.paths:
+        print(p)
+    if outcome.missing_runs:
+        print(f"{len(outcome.missing_runs)} run(s) missing; the report covers the runs that exist. Train them with:\n"
+              f"  {outcome.complete_command}")
     return 0

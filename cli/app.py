@@ -29,7 +29,9 @@ COMMAND_MODULES = [
     "ghostnas.cli.results",
     "ghostnas.cli.train",
     "ghostnas.cli.profile",
+    "ghostnas.cli.latency",
     "ghostnas.cli.similarity",
+    "ghostnas.cli.redundancy",
     "ghostnas.cli.analysis",
     "ghostnas.cli.fidelity",
 ]

@@ -29,7 +29,9 @@ import sys
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("profile", help="params, FLOPs (analytic, fvcore, thop, FlopCounterMode) and latency",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", metavar="NAME_OR_CONFIG", help="registry model name or path to a config JSON")
+    p.add_argument("target", metavar="NAME_OR_CONFIG", nargs="?",
+                   help="registry model name, path to a config / architecture JSON (ghostnas export), or a run folder")
+    p.add_argument("--run", metavar="DIR", help="a `ghostnas train` run folder: its architecture and trained weights")
     p.add_argument("--input", type=int, default=None, metavar="N",
                    help="input height = width (default: config resolution, 32 for CIFAR, else 224)")
     p.add_argument("--batch", type=int, default=1, help="batch size for latency (default 1)")
@@ -58,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         # On a CPU shared with other jobs, OpenMP spin-waiting makes multi-threaded batch-1
         # inference up to 100x slower; sleeping waits avoid it. Only effective before torch loads.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from ghostnas.ghostnet import build_model, default_resolution
-    from ghostnas.space import count_flops, load_model_spec, measure_deploy_latency, measure_latency
+    from ghostnas.ghostnet import default_resolution
+    from ghostnas.space import count_flops, measure_deploy_latency, measure_latency
     from ghostnas.space.backends import check_backend
     from ghostnas.space.latency import CLOCKS
 
@@ -82,11 +84,12 @@ def run(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             raise ValueError("--device cuda requested but CUDA is not available")
 
-    spec = load_model_spec(args.target)
+    from ghostnas.search.runs import build_model_from
+
+    model, spec = build_model_from(args.target, run=args.run)  # a run folder brings its trained weights
     cfg, label = spec.config, spec.label
     res = args.input or spec.resolution or default_resolution(cfg)
 
-    model = build_model(cfg).eval()
     report = count_flops(model, (cfg.in_chans, res, res), analytic_config=cfg)
     onnx_path = None
     if args.onnx:

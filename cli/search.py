@@ -20,9 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     w = sub.add_parser("worker", help="join an existing study from any machine")
     w.add_argument("--storage", required=True, help="storage URL or journal path of the study")
-    w.add_argument("--study", required=True, help="study name")
+    w.add_argument("--study", help="study name (optional when the storage holds one study)")
     w.add_argument("--index", type=int, default=1, help="worker index (offsets the sampler seed)")
-    w.add_argument("-v", "--verbose", action="store_true")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
+    w.add_argument("-v", "--verbose", action="store_true", help="log every trial (Optuna's INFO logs)")
     w.set_defaults(func=run_worker_cmd)
 
     f = sub.add_parser("fail-stale", help="fail RUNNING trials left behind by crashed workers (and retry them)",
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "checked from here (e.g. on another machine, journal storage). Each failed "
                                    "trial is queued again with the same parameters unless --no-retry.")
     f.add_argument("--storage", required=True, help="storage URL or journal path of the study")
-    f.add_argument("--study", required=True, help="study name")
+    f.add_argument("--study", help="study name (optional when the storage holds one study)")
     f.add_argument("--older-than", type=float, default=None, metavar="SECONDS",
                    help="also fail trials of unknown fate running longer than this")
     f.add_argument("--no-retry", action="store_true", help="do not queue the failed trials again")
@@ -47,6 +48,13 @@ def _logging(verbose: bool) -> None:
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
 
 
+def _logs_above_the_bar():
+    """Log records (``-v``) printed above the progress bar instead of through it."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm(loggers=[logging.getLogger(), logging.getLogger("optuna")])
+
+
 def run_search(args: argparse.Namespace) -> int:
     from ghostnas.search.config import load_config
     from ghostnas.search.local_workers import run_study
@@ -55,7 +63,8 @@ def run_search(args: argparse.Namespace) -> int:
     _logging(args.verbose)
     overrides = [*args.overrides, *(["study.allow_setup_change=true"] if args.allow_setup_change else [])]
     cfg = StudyConfig.from_dict(load_config(args.config, overrides))
-    study = run_study(cfg, workers=args.workers, verbose=args.verbose)
+    with _logs_above_the_bar():
+        study = run_study(cfg, workers=args.workers, verbose=args.verbose)
     return _finish(study, cfg)
 
 
@@ -94,8 +103,8 @@ def run_worker_cmd(args: argparse.Namespace) -> int:
 
     _logging(args.verbose)
     cfg = load_stored_config(args.storage, args.study)
-    with sigterm_as_interrupt():
-        run_worker(cfg, worker_index=args.index, create=False)
+    with sigterm_as_interrupt(), _logs_above_the_bar():
+        run_worker(cfg, worker_index=args.index, create=False, progress_stream=False if args.no_progress else None)
     return 0
 
 

@@ -9,6 +9,7 @@ The work is :func:`ghostnas.analysis.similarity_report.write_similarity_report`.
 from __future__ import annotations
 
 import argparse
+import os
 
 __all__ = ["register", "run"]
 
@@ -22,14 +23,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("similarity", help="feature-map similarity / redundancy figures for named layers",
                        description="Capture the feature maps of named layers on a batch and write the paper's "
                                    "Figure 1 / Figure 4, similarity heatmaps, layer×layer CKA and the MSE-vs-d table.")
-    p.add_argument("--model", required=True,
-                   help="registry name (see `ghostnas models`), a model config JSON file, or torchvision:NAME")
+    p.add_argument("--model",
+                   help="registry name (see `ghostnas models`), a model config or architecture JSON file "
+                        "(ghostnas export), a run folder, or torchvision:NAME")
     p.add_argument("--weights", help="checkpoint (state dict) to load; weights_only, safe")
-    p.add_argument("--layer", action="append", required=True, metavar="NAME",
-                   help="module name (model.named_modules()); repeat for several layers")
+    p.add_argument("--run", metavar="DIR",
+                   help="a `ghostnas train` run folder: its architecture and trained weights (instead of "
+                        "--model and --weights)")
+    p.add_argument("--list-layers", nargs="?", const="", default=None, metavar="MODEL",
+                   help="print the layer names with their output shapes (one forward pass at the model's default "
+                        "resolution) and exit; MODEL as for --model, or give --model / --run")
+    p.add_argument("--layer", action="append", metavar="NAME",
+                   help="module name (model.named_modules(); see --list-layers); repeat for several layers")
     p.add_argument("--cka-layer", action="append", default=[], metavar="NAME",
                    help="extra layer for the layer×layer CKA only (no per-layer figures); repeatable")
-    p.add_argument("--data", required=True,
+    p.add_argument("--data",
                    help="dataset: digits, npz:PATH, cifar10, fashion-mnist, imagefolder:PATH")
     p.add_argument("--data-dir", help="where torchvision-style dataset files live")
     p.add_argument("--download", action="store_true", help="let torchvision download the dataset")
@@ -44,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ds", default="1,3,5,7", help="kernel sizes of the MSE-vs-d fit (default 1,3,5,7)")
     p.add_argument("--max-maps", type=int, default=64, help="maps drawn in the Figure-1 grid (default 64)")
     p.add_argument("--label", default="", help="text added to figure titles (e.g. 'untrained')")
-    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--out", help="output directory")
     p.set_defaults(func=run)
 
 
@@ -70,6 +78,20 @@ def _checked_ds(args: argparse.Namespace) -> list[int]:
     return ds
 
 
+def _model(args: argparse.Namespace) -> str:
+    """The one model the flags name: --list-layers MODEL, --model, or --run DIR."""
+    given = [v for v in (args.list_layers or None, args.model, args.run) if v]
+    if len(given) != 1:
+        raise ValueError("give the model once: --model NAME_OR_JSON, --run DIR or --list-layers MODEL"
+                         if given else "the following arguments are required: --model (or --run DIR)")
+    if args.run is not None:
+        if args.weights:
+            raise ValueError("--run DIR brings its own weights (DIR/model.pt); drop --weights or use --model")
+        if not os.path.isdir(args.run):
+            raise ValueError(f"--run {args.run!r}: not a folder (a run folder written by ghostnas train --out)")
+    return given[0]
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the similarity report and print one line per layer.
 
@@ -81,9 +103,20 @@ def run(args: argparse.Namespace) -> int:
     """
     from ghostnas.analysis.similarity_report import write_similarity_report
 
+    model = _model(args)
+    if args.list_layers is not None:
+        from ghostnas.analysis.layers import format_layers, list_layers
+
+        rows, res, label = list_layers(model)
+        print(f"{label}: {len(rows)} modules, output shapes (CxHxW) for one {res}x{res} input")
+        print(format_layers(rows))
+        return 0
+    missing = [f for f, v in (("--layer", args.layer), ("--data", args.data), ("--out", args.out)) if not v]
+    if missing:
+        raise ValueError(f"the following arguments are required: {', '.join(missing)}")
     ds = _checked_ds(args)
     report = write_similarity_report(
-        args.model, args.layer, args.data, args.out, weights=args.weights, cka_layers=args.cka_layer,
+        model, args.layer, args.data, args.out, weights=args.weights, cka_layers=args.cka_layer,
         data_dir=args.data_dir, download=args.download, split=args.split, n=args.n, top_k=args.top_k,
         threshold=args.threshold, image_index=args.image_index, resize=args.resize, seed=args.seed, ds=ds,
         max_maps=args.max_maps, label=args.label)

@@ -30,7 +30,8 @@ from .readers import open_existing_study
 from .storage import open_storage
 from .train import Fidelity, TrainingDiverged, train_proxy
 
-__all__ = ["AblationConfig", "AblationPoint", "run_ablation", "collect_runs"]
+__all__ = ["AblationConfig", "AblationPoint", "run_ablation", "collect_runs", "load_study", "budget_configs",
+           "run_all_budgets", "cached_runs", "dataset_num_classes"]
 log = logging.getLogger("ghostnas.ablate")
 
 _TOP_KEYS = {"name", "title", "arch", "axis", "values", "fixed", "baseline", "seeds", "fidelity",
@@ -162,6 +163,70 @@ def budget_configs(cfg: AblationConfig) -> list[AblationConfig]:
         label = ",".join(f"{k}={v}" for k, v in sorted(b.items()))
         out.append(replace(cfg, fidelity=fid, budgets=(), study_name=f"{cfg.study_name}-{label}"))
     return out
+
+
+def run_all_budgets(cfg: AblationConfig) -> list[AblationConfig]:
+    """Run (or resume) the grid of every budget of ``cfg`` (:func:`budget_configs`), in order.
+
+    A config without ``budgets`` runs once. Finished runs come from the run cache, so a rerun
+    after an interruption trains only what is missing.
+
+    Returns:
+        The configs that were run (``budget_configs(cfg)``).
+    """
+    cfgs = budget_configs(cfg)
+    for c in cfgs:
+        run_ablation(c)
+    return cfgs
+
+
+# Classes of the datasets whose size is known without loading them (see search/data.py).
+_KNOWN_NUM_CLASSES = {"digits": 10, "cifar10": 10, "fashion-mnist": 10, "cifar100": 100}
+
+
+def dataset_num_classes(cfg: AblationConfig) -> int:
+    """Number of classes of the config's training data (part of every run-cache key).
+
+    Named datasets are known; ``npz`` and ``imagefolder`` data are loaded to count them, as
+    :func:`run_ablation` does.
+    """
+    spec = cfg.data["dataset"]
+    if spec in _KNOWN_NUM_CLASSES:
+        return _KNOWN_NUM_CLASSES[spec]
+    return load_dataset(spec, cfg.data.get("data_dir"), cfg.data.get("download", False)).num_classes
+
+
+def cached_runs(cfg: AblationConfig, num_classes: Optional[int] = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The finished runs of every point × seed of ``cfg``, read from the run cache by key (no study needed).
+
+    This is what the reports read: a run trained by any study (another seed list, another
+    ablation sharing the point, another checkout whose cache was merged) counts, and what is
+    missing is named.
+
+    Args:
+        cfg: The ablation (one budget: its ``budgets`` are not expanded here).
+        num_classes: Classes of the data (default: :func:`dataset_num_classes`).
+
+    Returns:
+        ``(runs, missing)``: ``runs`` has one dict per finished run in grid order (``point``,
+        ``seed``, ``acc`` (fraction), ``key``, ``train_s``, ``eval_split``, ``images_seen``,
+        ``curve``, ``epochs``); ``missing`` one ``{"point", "seed", "key"}`` per run not in the cache.
+    """
+    k = dataset_num_classes(cfg) if num_classes is None else num_classes
+    runs, missing = [], []
+    for p in cfg.points():
+        model_cfg = p.model_config(cfg.arch, k, cfg.fidelity.width)
+        for seed in cfg.seeds:
+            key = _run_key(model_cfg, cfg.fidelity, cfg.data, seed)
+            rec = read_json_or_none(cfg.runs_dir / f"{key}.json")
+            if rec is None or "val_acc" not in rec:
+                missing.append({"point": p.label, "seed": seed, "key": key})
+                continue
+            runs.append({"point": p.label, "seed": seed, "acc": float(rec["val_acc"]), "key": key,
+                         "train_s": rec.get("wall_s"), "eval_split": rec.get("eval_split"),
+                         "images_seen": rec.get("images_seen"), "curve": rec.get("curve"),
+                         "epochs": rec.get("epochs")})
+    return runs, missing
 
 
 def _run_key(model_cfg: CifarNetConfig, fidelity: Fidelity, data: dict, seed: int) -> str:

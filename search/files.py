@@ -9,18 +9,36 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
-__all__ = ["file_lock", "mkdir_problem", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_save_torch", "read_json_or_none",
+__all__ = ["current_umask", "file_lock", "mkdir_problem", "atomic_write_text", "atomic_write_bytes", "atomic_write_json", "atomic_save_torch", "read_json_or_none",
            "ensure_writable_dir"]
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (``/proc/self/status`` on Linux >= 4.7); elsewhere
+    set and restored at once (a moment in which another thread would create files with umask 0o077)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Write through ``write(f)`` to a temporary file in the same folder, fsync, then rename over
     ``path``: readers see the old file or the whole new one, never a part. A crash before the
-    rename leaves only a hidden ``.NAME.*.tmp`` file, which nothing reads."""
+    rename leaves only a hidden ``.NAME.*.tmp`` file, which nothing reads. The file gets the
+    permissions ``open()`` would give it (0o666 less the umask: 0644 under umask 022), not
+    ``mkstemp``'s private 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

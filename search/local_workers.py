@@ -95,7 +95,7 @@ def run_study(cfg: StudyConfig, workers: int | None = None, verbose: bool = Fals
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]  # this process is worker 0; torch has not used CUDA yet
     for i in range(1, workers):
         cmd = [sys.executable, "-m", "ghostnas.cli", "worker", "--storage", url, "--study", cfg.name,
-               "--index", str(i)] + (["-v"] if verbose else [])
+               "--index", str(i), "--no-progress"] + (["-v"] if verbose else [])  # one bar: this process's
         child_env = env
         if gpus:
             child_env = {**(env or os.environ), "CUDA_VISIBLE_DEVICES": gpus[i]}

@@ -23,15 +23,46 @@ from optuna.trial import TrialState
 from ghostnas.space import ArchConfig, build_arch
 
 from .data import load_dataset, train_val_split
+from .early_stop import make_stopper
 from .files import atomic_write_json, file_lock
 from .recovery import worker_gone
+from .prefilter import make_prefilter
 from .study_config import StudyConfig
 from .train import TrainingDiverged, train_proxy
 
-__all__ = ["TrialObjective", "SurplusTrial", "prepare_data"]
+__all__ = ["TrialObjective", "SurplusTrial", "prepare_data", "latency_setup"]
 log = logging.getLogger("ghostnas.search")
 
 _DATA_CACHE: dict[Any, Any] = {}
+_PREDICTORS: dict[Any, Any] = {}  # one latency predictor (its table loaded or built) per worker and setup
+
+
+def latency_setup(cfg: StudyConfig, study: optuna.Study) -> dict[str, Any]:
+    """The latency backend setup of a study, recorded in its user attrs as ``ghostnas_latency``.
+
+    ``[latency] backend`` if the config names one; else the backend the study already recorded; else
+    ``torch`` for a study whose trials were measured before backends existed; else (a new study)
+    :func:`ghostnas.space.backends.default_backend` (onnxruntime where installed).
+    """
+    from ghostnas.space.backends import backend_version, check_backend, default_backend
+
+    lat = cfg.latency
+    recorded = study.user_attrs.get("ghostnas_latency") or {}
+    if "backend" in lat:
+        backend = lat["backend"]
+    elif recorded.get("backend"):
+        backend = recorded["backend"]
+    elif any("latency" in t.user_attrs for t in study.get_trials(deepcopy=False)):
+        backend = "torch"
+    else:
+        backend = default_backend()
+    precision = lat.get("precision", "f32")
+    check_backend(backend, precision)
+    setup = {"backend": backend, "version": backend_version(backend), "threads": lat.get("threads", 1),
+             "precision": precision, "clock": lat.get("clock", "wall")}
+    if recorded != setup:
+        study.set_user_attr("ghostnas_latency", setup)
+    return setup
 
 
 def prepare_data(cfg: StudyConfig) -> tuple[Any, Any, int]:
@@ -67,6 +98,12 @@ class TrialObjective:
         self.train, self.val, num_classes = prepare_data(cfg)
         self.space = cfg.space(num_classes=num_classes)
         self.trials_dir = cfg.run_dir / "trials"
+        self.latency_setup: Optional[dict[str, Any]] = None
+        if {"latency", "latency_pred"} & set(cfg.objectives) or \
+                {"latency_ms_max", "latency_pred_ms_max"} & set(cfg.constraints):
+            self.latency_setup = latency_setup(cfg, study)
+        self.prefilter = make_prefilter(cfg, study, self.space, self.train)  # [prefilter], else None
+        self.stopper = make_stopper(cfg, study)  # [early_stopping], else None
 
     def _surplus(self, trial: optuna.Trial) -> bool:
         earlier = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING))
@@ -111,19 +148,55 @@ class TrialObjective:
         from ghostnas.space import measure_deploy_latency
 
         lat = self.cfg.latency
+        setup = self.latency_setup or latency_setup(self.cfg, self.study)
         # One measurement at a time on this machine, whatever the number of worker processes.
         with file_lock(self.cfg.run_dir / "latency.lock"):
             res = measure_deploy_latency(arch, batch=lat.get("batch", 1),
                                          device=lat.get("device", "cpu"), threads=lat.get("threads", 1),
                                          channels_last=lat.get("channels_last", True),
-                                         min_run_time=lat.get("min_run_time", 0.3))
+                                         min_run_time=lat.get("min_run_time", 0.3), backend=setup["backend"],
+                                         precision=setup["precision"], clock=setup["clock"])
         return res.to_dict()
+
+    def _predictor(self) -> Any:
+        """The study's latency predictor: its table loaded from the cache, or built for the study's
+        space on first use (once per worker process and setup, under the latency lock)."""
+        import hashlib
+        import json
+
+        from ghostnas.space.latency_predictor import LatencyPredictor, LatencyTable, build_table
+
+        setup = self.latency_setup or latency_setup(self.cfg, self.study)
+        spec_hash = hashlib.sha256(json.dumps(self.cfg.space_spec, sort_keys=True).encode()).hexdigest()[:8]
+        space_key = f"{self.space.name}-{spec_hash}"
+        key = (setup["backend"], setup["threads"], setup["precision"], setup["clock"], space_key)
+        if key not in _PREDICTORS:
+            with file_lock(self.cfg.run_dir / "latency.lock"):
+                table = LatencyTable.load(setup["backend"], setup["threads"], setup["precision"], setup["clock"])
+                if space_key not in table.spaces:
+                    samples = self.cfg.latency.get("predictor_samples", 10)
+                    net_s = self.cfg.latency.get("min_run_time", 0.3)  # layers: a quarter of it, <= 0.05 s
+                    table, stats = build_table(self.space, setup["backend"], samples, threads=setup["threads"],
+                                               precision=setup["precision"], clock=setup["clock"],
+                                               calibrate=samples, seed=self.cfg.seed, name=space_key,
+                                               min_run_time=min(0.05, net_s / 4), network_min_run_time=net_s)
+                    log.info("latency table for %s on %s: %s", space_key, setup["backend"], stats)
+            _PREDICTORS[key] = LatencyPredictor(table, space=space_key)
+        return _PREDICTORS[key]
+
+    def _latency_pred(self, arch: ArchConfig) -> dict[str, Any]:
+        predictor = self._predictor()
+        with file_lock(self.cfg.run_dir / "latency.lock"):  # a layer missing from the table is measured
+            t0 = time.perf_counter()
+            pred = predictor.predict(arch)
+            us = (time.perf_counter() - t0) * 1e6
+        return {**pred.to_dict(), "predict_us": round(us, 1)}
 
     def __call__(self, trial: optuna.Trial) -> Any:
         from ghostnas.space import analytic_counts
 
         cfg = self.cfg
-        arch = self.space.suggest(trial)
+        arch = self.prefilter.suggest(trial) if self.prefilter else self.space.suggest(trial)
         if self._surplus(trial):
             trial.set_user_attr("fail_reason", f"surplus: the study already had {cfg.n_trials} trials")
             raise SurplusTrial()
@@ -135,7 +208,13 @@ class TrialObjective:
         trial.set_user_attr("params", counts.params)
         metrics: dict[str, Any] = {"macs": counts.macs, "params": counts.params}
         values: dict[str, float] = {"macs": float(counts.macs), "params": float(counts.params)}
+        if "latency_pred" in cfg.objectives or "latency_pred_ms_max" in cfg.constraints:
+            pred = self._latency_pred(arch)
+            trial.set_user_attr("latency_pred", pred)
+            values["latency_pred"] = metrics["latency_pred"] = pred["predicted_ms"]
         constraints = {}
+        if "latency_pred_ms_max" in cfg.constraints:
+            constraints["latency_pred"] = values["latency_pred"] - cfg.constraints["latency_pred_ms_max"]
         if "macs_max" in cfg.constraints:
             constraints["macs"] = counts.macs - cfg.constraints["macs_max"]
         if "params_max" in cfg.constraints:
@@ -147,7 +226,9 @@ class TrialObjective:
                                                      "params": trial.params})
         if over:
             # Rejected by the analytical count: never trained. Feasibility is in the constraints.
-            reason = ", ".join(f"{n} {metrics[n]:,} > budget {cfg.constraints[n + '_max']:,}" for n in over)
+            reason = ", ".join(f"{n} {metrics[n]:,} > budget {cfg.constraints[n + '_max']:,}" if n != "latency_pred"
+                               else f"latency_pred {metrics[n]:.3f} ms > budget {cfg.constraints[n + '_ms_max']} ms"
+                               for n in over)
             trial.set_user_attr("rejected", reason)
             values["accuracy"] = 0.0
             values["latency"] = math.inf if "latency" in cfg.objectives else 0.0
@@ -158,11 +239,13 @@ class TrialObjective:
             prior = self._reuse(arch.id, trial.number)
         if prior is not None:
             trial.set_user_attr("reused_from", prior.number)
-            for k in ("curve", "latency_ms", "latency", "train_s", "device"):
+            for k in ("curve", "latency_ms", "latency", "latency_pred", "train_s", "device"):
                 if k in prior.user_attrs:
                     trial.set_user_attr(k, prior.user_attrs[k])
             self._write_trial_file(trial, "metrics.json", {**metrics, "reused_from": prior.number})
             return prior.values if len(prior.values) > 1 else prior.values[0]
+        if self.stopper is not None:
+            self.stopper.replay(trial, arch.id)  # PRUNED at once if this architecture was stopped before
         if "latency" in cfg.objectives or "latency_ms_max" in cfg.constraints:
             lat = self._latency_ms(arch)
             trial.set_user_attr("latency", lat)
@@ -181,8 +264,10 @@ class TrialObjective:
                 trial.report(acc, epoch)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after epoch {epoch + 1} at accuracy {acc:.4f}")
+            if self.stopper is not None:  # MO-ASHA: raises TrialPruned when the trial stops at a rung
+                self.stopper.check(trial, epoch + 1, acc, values, t0, c0)
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             res = train_proxy(model, self.train, self.val, cfg.fidelity, seed=cfg.seed, device=cfg.device,
                               report=report)
@@ -190,6 +275,7 @@ class TrialObjective:
             trial.set_user_attr("fail_reason", f"diverged: {e}")
             raise
         trial.set_user_attr("train_s", round(time.perf_counter() - t0, 3))
+        trial.set_user_attr("train_cpu_s", round(time.process_time() - c0, 3))  # core-seconds, all threads
         trial.set_user_attr("compute_s", round(res.compute_s, 3))
         trial.set_user_attr("device", res.device)
         values["accuracy"] = res.val_acc

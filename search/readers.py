@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any, Optional
 
@@ -14,7 +15,8 @@ from .config import ConfigError
 from .storage import is_rdb, open_storage, redact
 from .study_config import StudyConfig
 
-__all__ = ["open_existing_study", "list_studies", "load_stored_config", "trials_frame", "pareto_trials"]
+__all__ = ["open_existing_study", "list_studies", "study_summaries", "load_stored_config", "trials_frame",
+           "display_frame", "pareto_trials"]
 
 
 def _check_storage_file(url: str) -> None:
@@ -61,6 +63,27 @@ def list_studies(storage: str) -> list[str]:
     return _open_readable(storage)[1]
 
 
+def study_summaries(storage: str) -> list[dict[str, Any]]:
+    """One entry per study in an existing storage: ``name``, ``trials`` (count), ``objectives`` (names or
+    ``value_i``), ``directions``, ``states`` (trial state name to count, e.g. ``{"COMPLETE": 12}``).
+
+    Raises:
+        ConfigError: the storage does not exist or cannot be read.
+    """
+    st, names = _open_readable(storage)
+    out = []
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=st)
+        states: dict[str, int] = {}
+        trials = study.get_trials(deepcopy=False)
+        for t in trials:
+            states[t.state.name] = states.get(t.state.name, 0) + 1
+        objectives = study.user_attrs.get("objectives") or [f"value_{i}" for i in range(len(study.directions))]
+        out.append({"name": name, "trials": len(trials), "objectives": list(objectives),
+                    "directions": [d.name.lower() for d in study.directions], "states": states})
+    return out
+
+
 def open_existing_study(storage: str, study_name: Optional[str] = None, heartbeat: bool = False) -> optuna.Study:
     """Load a study that exists, creating nothing.
 
@@ -98,8 +121,29 @@ def load_stored_config(storage_url: str, study_name: Optional[str] = None) -> St
     return StudyConfig.from_dict(raw)
 
 
+def _efficiency_columns(ua: dict) -> dict[str, Any]:
+    """What the zero-cost pre-filter chose and why a trial was stopped early (``prefilter`` and
+    ``early_stop`` user attributes, :mod:`ghostnas.search.prefilter`, :mod:`ghostnas.search.early_stop`)."""
+    pf = ua.get("prefilter") or {}
+    chosen = None
+    if "chosen" in pf:
+        row = pf["scores"][pf["chosen"]]
+        scored = sum("score" in r for r in pf["scores"])
+        chosen = (f"{pf['proxy']}: candidate {pf['chosen']} ({pf.get('chosen_source')}) of {pf['candidates']}, "
+                  f"{scored} scored, score {row.get('score')}")
+    elif pf.get("skipped"):
+        chosen = f"{pf['proxy']}: skipped ({pf['skipped']})"
+    es = ua.get("early_stop") or {}
+    return {"train_cpu_s": ua.get("train_cpu_s"), "prefilter": chosen, "prefilter_s": pf.get("seconds"),
+            "stopped_at_epoch": ua.get("stopped_at_epoch"), "early_stop": es.get("reason"),
+            "rungs": json.dumps(ua["rungs"], sort_keys=True) if ua.get("rungs") else None}
+
+
 def trials_frame(study: optuna.Study) -> "Any":
-    """The study's trials as a pandas DataFrame: params, objectives, arch id, counts, curve, reasons."""
+    """The study's trials as a pandas DataFrame: params, objectives, arch id, counts, curve, reasons, and
+    the search-efficiency columns: ``train_cpu_s`` (core-seconds of training), ``prefilter`` (what the
+    zero-cost pre-filter chose), ``prefilter_s``, ``stopped_at_epoch``, ``early_stop`` (why MO-ASHA
+    stopped it) and ``rungs`` (its points and verdicts at each rung, JSON)."""
     import pandas as pd
 
     objectives = study.user_attrs.get("objectives") or [f"value_{i}" for i in range(len(study.directions))]
@@ -121,10 +165,44 @@ def trials_frame(study: optuna.Study) -> "Any":
                         if t.state == TrialState.FAIL and t.number in retried else None),
                     "retry_of": ua.get("retry_of"), "curve": json.dumps(ua.get("curve")) if ua.get("curve") else None,
                     "duration_s": t.duration.total_seconds() if t.duration else None})
+        row.update(_efficiency_columns(ua))
         row.update({f"param.{k}": v for k, v in t.params.items()})
         row["arch"] = ua.get("arch")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def display_frame(df: "Any", objectives: list[str]) -> "Any":
+    """The trial table as people read it (strings): number, state, the objectives, MACs, params,
+    latency, arch id, training time, feasibility, failure reason. Accuracy with 4 decimals, MACs in
+    millions with 2 (``MACs (M)``), params with thousands separators, latency in ms with 2
+    (``latency (ms)``), training time in seconds with 1."""
+    import pandas as pd
+
+    def fmt(v: Any, spec: str) -> str:
+        return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+    out = pd.DataFrame({"number": df["number"], "state": df["state"]})
+    shown = {"macs", "params", "latency"}
+    for o in objectives:
+        if o in df.columns and o not in shown:
+            out[o] = [fmt(v, ".4f" if o == "accuracy" else ".4g") for v in df[o]]
+    if "macs" in df.columns:
+        out["MACs (M)"] = [fmt(None if v is None or pd.isna(v) else v / 1e6, ".2f") for v in df["macs"]]
+    if "params" in df.columns:
+        out["params"] = [fmt(None if v is None or pd.isna(v) else int(v), ",d") for v in df["params"]]
+    if "latency_ms" in df.columns and ("latency" in objectives or df["latency_ms"].notna().any()):
+        out["latency (ms)"] = [fmt(v, ".2f") for v in df["latency_ms"]]
+    for c in ("arch_id", "feasible"):
+        if c in df.columns:
+            out[c] = df[c]
+    if "reused_from" in df.columns and df["reused_from"].notna().any():
+        out["reused_from"] = ["" if v is None or pd.isna(v) else f"#{int(v)}" for v in df["reused_from"]]
+    if "train_s" in df.columns:
+        out["train_s"] = [fmt(v, ".1f") for v in df["train_s"]]
+    if "fail_reason" in df.columns:
+        out["fail_reason"] = df["fail_reason"].fillna("")
+    return out
 
 
 def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

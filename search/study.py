@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from .config import ConfigError
 from .files import ensure_writable_dir
 from .objective import SurplusTrial, TrialObjective, prepare_data
+from .progress import format_value, is_terminal, progress_bar
 from .recovery import reap, stale_hint, stale_trials, trial_age_s, worker_identity
 from .samplers import make_pruner, make_sampler
 from .storage import open_storage, redact, retry_trial
@@ -136,8 +137,8 @@ def _counts(study: optuna.Study) -> dict[str, int]:
                TrialState.PRUNED: "pruned", TrialState.WAITING: "waiting"}[t.state]
         if key == "failed" and str(t.user_attrs.get("fail_reason", "")).startswith("surplus"):
             continue
-        if key == "complete" and t.user_attrs.get("reused_from") is not None:
-            key = "reused"  # an architecture already evaluated at this setup is not a new trial
+        if key in ("complete", "pruned") and t.user_attrs.get("reused_from") is not None:
+            key = "reused"  # an architecture already evaluated (or stopped early) at this setup is not a new trial
         c[key] += 1
     return c
 
@@ -153,41 +154,77 @@ class _QuietOptunaFailures(logging.Filter):
 
 
 class _Progress:
-    """One status line per finished trial on a terminal; quiet otherwise (logging still works)."""
+    """A progress bar over the study's trials on a terminal (tqdm): trials done/total, running, failed
+    and pruned trials, the best value of each objective so far, ETA. Silent when the stream is not a
+    terminal; each finished trial is also logged at INFO (``-v``)."""
 
     def __init__(self, cfg: StudyConfig, stream: Any = None) -> None:
         self.cfg = cfg
-        self.stream = stream or sys.stderr
-        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.t0 = time.time()
-        self.done0: Optional[int] = None
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = is_terminal(self.stream)
+        self.bar: Any = None
 
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        c = _counts(study)
-        if self.done0 is None:
-            self.done0 = c["complete"] - 1
-        best = ""
-        acc_i = self.cfg.objectives.index("accuracy")
+    def start(self, study: optuna.Study) -> None:
+        """Draw the bar at the study's current count (a resumed study starts where it is)."""
+        if self.bar is None:
+            done = min(_counts(study)["complete"], self.cfg.n_trials)
+            self.bar = progress_bar(self.cfg.n_trials, f"[{self.cfg.name}]", "trial", self.stream, initial=done)
+
+    def _best(self, study: optuna.Study) -> str:
         done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if not t.user_attrs.get("rejected")]
-        if done:
-            best = f", best accuracy {max(t.values[acc_i] for t in done):.4f}"
-        rate = (c["complete"] - self.done0) / max(time.time() - self.t0, 1e-9)
-        left = self.cfg.n_trials - c["complete"]
-        eta = f", ETA {left / rate:.0f}s" if rate > 0 and left > 0 else ""
-        line = (f"[{self.cfg.name}] {c['complete']}/{self.cfg.n_trials} done, {c['running']} running, "
-                f"{c['failed']} failed, {c['pruned']} pruned{best}{eta}")
-        log.info(line)
+                if not t.user_attrs.get("rejected") and t.values is not None]
+        if not done:
+            return ""
+        parts = []
+        for i, (o, d) in enumerate(zip(self.cfg.objectives, self.cfg.directions)):
+            pick = max if d == "maximize" else min
+            parts.append(f"{o} {format_value(o, pick(t.values[i] for t in done))}")
+        return "best " + ", ".join(parts)
+
+    def __call__(self, study: optuna.Study, trial: Optional[optuna.trial.FrozenTrial] = None) -> None:
+        """Optuna's per-trial callback: update the bar and log the line."""
+        c, text = self._update(study)
+        log.info("[%s] %d/%d done, %s", self.cfg.name, c["complete"], self.cfg.n_trials, text)
+
+    def _update(self, study: optuna.Study) -> tuple[dict[str, int], str]:
+        self.start(study)
+        c = _counts(study)
+        status = [f"{c['running']} running"] + [f"{c[k]} {k}" for k in ("failed", "pruned") if c[k]]
+        best = self._best(study)
+        text = ", ".join(status + ([best] if best else []))
         if self.enabled:
-            print(line, file=self.stream, flush=True)
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(max(min(c["complete"], self.cfg.n_trials) - self.bar.n, 0))
+            self.bar.refresh()
+        return c, text
+
+    def close(self, study: Optional[optuna.Study] = None) -> None:
+        """Final counts, then end the bar."""
+        if self.bar is None:
+            return
+        if study is not None and self.enabled:
+            self._update(study)
+        self.bar.close()
 
 
-def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> optuna.Study:
+class _NotATerminal:
+    """A stream that is not a terminal: the progress bar stays off."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+_NOT_A_TERMINAL = _NotATerminal()
+
+
+def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
+               progress_stream: Any = None) -> optuna.Study:
     """Run trials in this process until the study has ``n_trials`` complete trials.
 
     Each trial goes through ``study.optimize(n_trials=1)``, so Optuna's heartbeat, stale-trial
     failing and retry callback work on RDB storages; any exception inside a trial is recorded on
-    it (``fail_reason``) and the loop goes on.
+    it (``fail_reason``) and the loop goes on. A progress bar goes to ``progress_stream`` (default
+    stderr) when it is a terminal; pass ``False`` for none.
     """
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
@@ -195,7 +232,7 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
     # Each worker gets its own sampler seed: identical seeds would propose identical points.
     study = open_study(cfg, create=create, sampler_seed=cfg.seed + worker_index)
     objective = TrialObjective(cfg, study)
-    progress = _Progress(cfg)
+    progress = _Progress(cfg, progress_stream if progress_stream is not False else _NOT_A_TERMINAL)
     quiet = _QuietOptunaFailures()
     optuna_log = logging.getLogger("optuna.study._optimize")
     optuna_log.addFilter(quiet)
@@ -237,6 +274,7 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
             raise
 
     try:
+        progress.start(study)
         reap(study, cfg, at_start=True)
         waited_hint = False
         while True:
@@ -267,4 +305,8 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True) -> 
             study.optimize(guarded, n_trials=1, catch=(Exception,), callbacks=[progress], gc_after_trial=False)
     finally:
         optuna_log.removeFilter(quiet)
+        try:
+            progress.close(study)
+        except Exception:  # noqa: BLE001 - a display never masks the real outcome
+            pass
     return study

@@ -1,5 +1,6 @@
 """Study configs: the validated form of a study TOML (space, data, fidelity, objectives, constraints,
-sampler, pruner, trials, storage)."""
+sampler, pruner, trials, storage, and the optional ``[prefilter]`` / ``[early_stopping]`` tables of
+:mod:`ghostnas.search.prefilter` and :mod:`ghostnas.search.early_stop`)."""
 from __future__ import annotations
 
 import copy
@@ -12,20 +13,27 @@ from typing import Any, Optional
 from ghostnas.space import SearchSpace, load_space
 
 from .config import ConfigError, check_keys
+from .early_stop import check_early_stopping
+from .prefilter import check_prefilter
 from .train import Fidelity
 
 __all__ = ["StudyConfig", "OBJECTIVES", "SAMPLERS", "PRUNERS"]
 
-OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize"}
+OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize",
+              "latency_pred": "minimize"}
 SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "gp", "grid")
 PRUNERS = ("none", "median", "hyperband")
 _TOP = {"name", "space", "seed", "objectives", "data", "fidelity", "constraints", "sampler", "pruner",
-        "study", "latency", "description"}
+        "study", "latency", "description", "prefilter", "early_stopping"}
 _DATA = {"dataset", "data_dir", "download"}
 _STUDY = {"name", "n_trials", "storage", "run_dir", "workers", "device", "threads", "heartbeat_interval",
           "grace_period", "allow_setup_change"}
-_CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max"}
-_LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time"}
+_CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max", "latency_pred_ms_max"}
+# backend: torch | onnxruntime | openvino (default: onnxruntime where installed, for new studies; see
+# search/objective.py); precision f32 | bf16 (openvino); clock wall | cpu; predictor_samples: architectures
+# whose layers seed the latency_pred table (ghostnas.space.latency_predictor).
+_LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time", "backend", "precision", "clock",
+            "predictor_samples"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,8 @@ class StudyConfig:
     heartbeat_interval: Optional[int] = None
     grace_period: Optional[int] = None
     allow_setup_change: bool = False
+    prefilter: dict = field(default_factory=dict)       # search/prefilter.py; {} = off
+    early_stopping: dict = field(default_factory=dict)  # search/early_stop.py; {} = off
 
     @property
     def directions(self) -> list[str]:
@@ -144,6 +154,22 @@ class StudyConfig:
                 raise ConfigError(f"[study] {k} = {v!r} is not allowed; expected an integer >= 1")
         latency = dict(raw.get("latency", {}))
         check_keys(latency, _LATENCY, "[latency]")
+        if "backend" in latency or "precision" in latency:
+            from ghostnas.space.backends import check_backend
+            try:
+                check_backend(latency.get("backend", "openvino" if latency.get("precision") == "bf16" else "torch"),
+                              latency.get("precision", "f32"))
+            except ValueError as e:
+                raise ConfigError(f"[latency] {e}") from None
+        if latency.get("clock", "wall") not in ("wall", "cpu"):
+            raise ConfigError(f"[latency] clock = {latency['clock']!r} is not allowed; expected \"wall\" or \"cpu\"")
+        if latency.get("clock") == "cpu" and latency.get("threads", 1) != 1:
+            raise ConfigError("[latency] clock = \"cpu\" needs threads = 1 (process CPU time is latency only then)")
+        ps = latency.get("predictor_samples", 10)
+        if not isinstance(ps, int) or isinstance(ps, bool) or ps < 1:
+            raise ConfigError(f"[latency] predictor_samples = {ps!r} is not allowed; expected an integer >= 1")
+        prefilter = check_prefilter(raw.get("prefilter"), sampler, fidelity)
+        early_stopping = check_early_stopping(raw.get("early_stopping"), objectives, fidelity, pruner)
         run_dir = Path(study.get("run_dir", f"runs/{name}"))
         if not run_dir.is_absolute():
             run_dir = base_dir / run_dir
@@ -154,4 +180,5 @@ class StudyConfig:
                    n_trials=n_trials, storage=study.get("storage"), run_dir=run_dir, workers=workers,
                    device=study.get("device", "auto"), threads=study.get("threads"), latency=latency, raw=resolved,
                    heartbeat_interval=study.get("heartbeat_interval"), grace_period=study.get("grace_period"),
-                   allow_setup_change=bool(study.get("allow_setup_change", False)))
+                   allow_setup_change=bool(study.get("allow_setup_change", False)),
+                   prefilter=prefilter, early_stopping=early_stopping)

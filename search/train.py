@@ -197,7 +197,8 @@ def evaluate(model: nn.Module, data: ImageData, resolution: Optional[int] = None
 
 
 def train_proxy(model: nn.Module, train: ImageData, val: ImageData, fidelity: Fidelity, seed: int = 0,
-                device: str = "auto", report: Optional[Callable[[int, float], None]] = None) -> TrainResult:
+                device: str = "auto", report: Optional[Callable[[int, float], None]] = None,
+                progress: Optional[Callable[[dict[str, Any]], None]] = None) -> TrainResult:
     """Train ``model`` at ``fidelity`` and return its validation accuracy per epoch.
 
     Deterministic on CPU for a fixed seed and thread count.
@@ -210,6 +211,9 @@ def train_proxy(model: nn.Module, train: ImageData, val: ImageData, fidelity: Fi
         seed: Seeds weights-independent randomness: shuffling and augmentation.
         device: ``auto``, ``cpu`` or ``cuda``.
         report: Called as ``report(epoch, val_acc)`` after each epoch; may raise to stop.
+        progress: Called after every epoch (evaluated or not) with ``{"epoch": 1-based, "epochs",
+            "loss": mean training loss, "accuracy": this epoch's evaluation or None, "images": images
+            trained on, "seconds": the epoch's wall time}``; for progress displays.
 
     Raises:
         TrainingDiverged: the loss became NaN/inf (the message says at which step).
@@ -275,15 +279,18 @@ def train_proxy(model: nn.Module, train: ImageData, val: ImageData, fidelity: Fi
             result.compute_s += time.perf_counter() - t_epoch
         result.images_seen += steps_per_epoch * bs
         result.epochs = epoch + 1
-        if (epoch + 1) % f.eval_every and epoch + 1 < f.epochs:
-            continue
-        t_eval = time.perf_counter()
-        acc = evaluate(model, val, f.resolution, device=dev, channels_last=cl)
-        result.eval_s += time.perf_counter() - t_eval
-        result.curve.append(acc)
-        result.val_acc = acc
+        acc: Optional[float] = None
+        if not (epoch + 1) % f.eval_every or epoch + 1 == f.epochs:
+            t_eval = time.perf_counter()
+            acc = evaluate(model, val, f.resolution, device=dev, channels_last=cl)
+            result.eval_s += time.perf_counter() - t_eval
+            result.curve.append(acc)
+            result.val_acc = acc
         result.wall_s = time.perf_counter() - t_start
-        if report is not None:
+        if progress is not None:
+            progress({"epoch": epoch + 1, "epochs": f.epochs, "loss": result.train_loss[-1], "accuracy": acc,
+                      "images": steps_per_epoch * bs, "seconds": time.perf_counter() - t_epoch})
+        if report is not None and acc is not None:
             report(epoch, acc)
     result.wall_s = time.perf_counter() - t_start
     return result

@@ -1,4 +1,13 @@
+"""Shared test helpers and fixtures (test modules never import each other, nor this file).
+
+Fixtures: ``rand_bn``, ``one_thread``, ``execute_notebook``, ``tiny_space``, ``tiny_config``,
+``write_toml``, ``env``, ``postgres_url``, ``pg_password``; and the CI hook that turns a skip into a
+failure unless the test is on :data:`ALLOWED_SKIPS_IN_CI`.
+"""
+import json
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see search/cli.py; must precede torch
 
@@ -12,8 +21,7 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 # the reason it may skip there.
 ALLOWED_SKIPS_IN_CI = {
     # Checks the error for --device cuda on a machine without CUDA; skips where CUDA exists.
-    "tests/space/test_measure.py::test_cli_profile_cuda_unavailable": "needs a machine without CUDA",
-    "tests/test_measure.py::test_cli_profile_cuda_unavailable": "needs a machine without CUDA",
+    "tests/cli/test_cli_profile.py::test_cli_profile_cuda_unavailable": "needs a machine without CUDA",
 }
 
 
@@ -69,15 +77,12 @@ def one_thread():
     torch.set_num_threads(prev)
 
 
-def execute_notebook(path, cwd):
+def run_notebook(path, cwd):
     """Run a jupytext notebook top to bottom in a python3 kernel and check it really ran there.
 
     Returns the executed code cells and all their text output. Fails on any error output, an
     unexecuted cell, or a kernel that is not this interpreter (the venv).
     """
-    import sys
-    from pathlib import Path
-
     import jupytext
     import nbclient
     import nbformat
@@ -93,6 +98,12 @@ def execute_notebook(path, cwd):
     kernel_exe = text.split("KERNEL ")[1].split()[0]
     assert Path(kernel_exe).resolve() == Path(sys.executable).resolve()
     return code, text
+
+
+@pytest.fixture
+def execute_notebook():
+    """The :func:`run_notebook` helper: ``execute_notebook(path, cwd) -> (code cells, text output)``."""
+    return run_notebook
 
 
 TINY_SPACE = {
@@ -120,12 +131,93 @@ def make_tiny_config(tmp_path, **over):
     return raw
 
 
-@pytest.fixture
+# Session-scoped: pure helpers and constant data, usable from module-scoped fixtures too.
+@pytest.fixture(scope="session")
 def tiny_config():
     """The :func:`make_tiny_config` builder."""
     return make_tiny_config
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_space():
+    """:data:`TINY_SPACE` (shared: copy it before changing it)."""
     return TINY_SPACE
+
+
+# ------------------------------------------------------------------ study configs as TOML files
+
+def toml_value(v) -> str:
+    """``v`` (bool, number, string, list or dict) as an inline TOML value."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(v)
+
+
+def write_toml_file(path: Path, raw: dict) -> Path:
+    """Write the config dict ``raw`` to ``path`` as TOML (one top-level key per line); returns ``path``."""
+    path.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in raw.items()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_toml():
+    """The :func:`write_toml_file` helper: ``write_toml(path, raw) -> path``."""
+    return write_toml_file
+
+
+# ------------------------------------------------------------------ subprocesses
+
+def child_env(**extra) -> dict:
+    """This environment for a ``ghostnas`` child process: one thread, unbuffered, no GHOSTNAS_DEBUG,
+    plus ``extra``."""
+    e = dict(os.environ)
+    e.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+    e.pop("GHOSTNAS_DEBUG", None)
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+@pytest.fixture(scope="session")
+def env():
+    """The :func:`child_env` helper: ``env(**extra) -> dict`` for ``subprocess`` calls."""
+    return child_env
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+PG_ENV = "GHOSTNAS_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The test server's URL from ``GHOSTNAS_TEST_POSTGRES_URL`` (``.ci/run`` starts a throwaway one).
+
+    Without it the test skips locally; in CI (``CI=true``) it fails: CI must run the PostgreSQL
+    tests. Tests that need the server only in some cases call ``request.getfixturevalue("postgres_url")``.
+    """
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if _in_ci():
+            pytest.fail(f"{PG_ENV} is not set but CI=true: CI must run the PostgreSQL tests (.ci/run starts "
+                        "the server); refusing to skip")
+        pytest.skip(f"{PG_ENV} not set (run .ci/run, which starts a throwaway PostgreSQL server)")
+    return url
+
+
+def url_password(url: str) -> str:
+    """The password in ``scheme://user:password@host/...``."""
+    return url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def pg_password():
+    """The :func:`url_password` helper: ``pg_password(url) -> password``."""
+    return url_password

@@ -84,7 +84,6 @@ def test_allowed_setup_change_records_the_setup_per_trial_and_does_not_reuse_acr
 
 
 def test_cli_refuses_a_changed_setup_with_one_line_and_accepts_the_flag(tmp_path, tiny_config, capsys):
-    import tomllib  # noqa: F401 - the config below is written as TOML by hand
     cfg = tmp_path / "s.toml"
     cfg.write_text(f'name = "cli-setup"\nspace = "ghostnet_cifar"\nseed = 0\n[data]\ndataset = "digits"\n'
                    f'[fidelity]\nepochs = 1\nfraction = 0.2\nval_fraction = 0.2\n[study]\nn_trials = 1\n'

@@ -154,7 +154,7 @@ def test_deterministic_and_caller_model_untouched(rand_bn):
 
 def test_ghost_model_all_proxies_finite(one_thread):
     from ghostnas.ghostnet import create_model, model_config
-    from ghostnas.space.measure import analytic_counts
+    from ghostnas.space import analytic_counts
 
     torch.manual_seed(0)
     model = create_model("ghost_vgg16_cifar", width=0.25)

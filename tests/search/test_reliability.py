@@ -5,7 +5,6 @@ PostgreSQL tests read ``GHOSTNAS_TEST_POSTGRES_URL`` (``.ci/run`` starts a throw
 Locally they skip without it; in CI (``CI=true``) a missing server is a failure, never a skip.
 """
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,60 +20,20 @@ from ghostnas.search.files import atomic_write_json, read_json_or_none
 from ghostnas.search.storage import open_storage
 from ghostnas.search.study_config import StudyConfig
 from ghostnas.search.study import open_study, run_worker
-from test_study import TINY_SPACE, tiny_config
-
-PG_ENV = "GHOSTNAS_TEST_POSTGRES_URL"
-
-
-def postgres_url() -> str:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"{PG_ENV} is not set but CI=true: CI must run the PostgreSQL tests (.ci/run starts "
-                        "the server); refusing to skip")
-        pytest.skip(f"{PG_ENV} not set (run .ci/run, which starts a throwaway PostgreSQL server)")
-    return url
-
-
-def pg_password(url: str) -> str:
-    return url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
-
-
-def env(**extra) -> dict:
-    e = dict(os.environ)
-    e.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
-    e.pop("GHOSTNAS_DEBUG", None)
-    e.update({k: str(v) for k, v in extra.items()})
-    return e
-
 
 def ghostnas(*args) -> list[str]:
     return [sys.executable, "-m", "ghostnas.cli", *map(str, args)]
 
 
-def toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(v)
-
-
-def write_toml(path: Path, raw: dict) -> Path:
-    path.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in raw.items()))
-    return path
-
-
-def study_raw(tmp_path, name, storage, n_trials, epochs=1, fraction=0.4, **study):
-    return tiny_config(tmp_path, name=name, fidelity={"epochs": epochs, "fraction": fraction},
-                       study={"n_trials": n_trials, "storage": storage, "run_dir": str(tmp_path / "run"),
-                              "threads": 1, **study})
+@pytest.fixture
+def study_raw(tiny_config):
+    """``study_raw(tmp_path, name, storage, n_trials, epochs=1, fraction=0.4, **study)``: a tiny study
+    config dict on ``storage``."""
+    def make(tmp_path, name, storage, n_trials, epochs=1, fraction=0.4, **study):
+        return tiny_config(tmp_path, name=name, fidelity={"epochs": epochs, "fraction": fraction},
+                           study={"n_trials": n_trials, "storage": storage, "run_dir": str(tmp_path / "run"),
+                                  "threads": 1, **study})
+    return make
 
 
 def load(storage: str, name: str) -> optuna.Study:
@@ -108,11 +67,11 @@ def check_exactly_n(study: optuna.Study, n: int, run_dir: Path) -> list:
 @pytest.fixture(params=["postgres", "journal"])
 def storage_url(request, tmp_path):
     if request.param == "postgres":
-        return postgres_url()
+        return request.getfixturevalue("postgres_url")
     return str(tmp_path / "shared" / "study.journal")
 
 
-def test_three_worker_processes_reach_exactly_n(tmp_path, storage_url):
+def test_three_worker_processes_reach_exactly_n(tmp_path, storage_url, study_raw, env, pg_password):
     name = f"three-{uuid.uuid4().hex[:8]}"
     n = 5
     raw = study_raw(tmp_path, name, storage_url, n)
@@ -153,8 +112,8 @@ def _wait_running(storage_url, name, pid, proc, timeout=120, min_epochs=1):
     raise AssertionError("no RUNNING trial appeared")
 
 
-def test_kill9_worker_postgres_heartbeat_retries_same_params(tmp_path):
-    url = postgres_url()
+def test_kill9_worker_postgres_heartbeat_retries_same_params(tmp_path, postgres_url, study_raw, env, pg_password):
+    url = postgres_url
     name = f"kill-{uuid.uuid4().hex[:8]}"
     n = 2
     # Slower trials (4 epochs on more data) so the kill lands mid-training; 1 s heartbeat, 3 s grace.
@@ -190,7 +149,7 @@ def test_kill9_worker_postgres_heartbeat_retries_same_params(tmp_path):
     assert "no heartbeat" in err or "failed by Optuna" in frame.loc[victim.number, "fail_reason"]
 
 
-def test_kill9_journal_restart_picks_up_and_fail_stale(tmp_path, capsys, caplog):
+def test_kill9_journal_restart_picks_up_and_fail_stale(tmp_path, capsys, caplog, study_raw, env, write_toml):
     journal = tmp_path / "run" / "study.journal"
     name = f"kj-{uuid.uuid4().hex[:8]}"
     n = 2
@@ -230,7 +189,7 @@ def test_kill9_journal_restart_picks_up_and_fail_stale(tmp_path, capsys, caplog)
     assert t.state == TrialState.FAIL and t.user_attrs["fail_reason"].startswith("stale: running for")
 
 
-def test_fail_stale_fails_dead_worker_trial_before_restart(tmp_path, capsys):
+def test_fail_stale_fails_dead_worker_trial_before_restart(tmp_path, capsys, study_raw, env):
     """kill -9, then the documented command by hand, then the restart trains the retry."""
     journal = tmp_path / "run" / "study.journal"
     name = f"fs-{uuid.uuid4().hex[:8]}"
@@ -259,7 +218,7 @@ def test_fail_stale_fails_dead_worker_trial_before_restart(tmp_path, capsys):
 @pytest.mark.parametrize("exc, reason", [(MemoryError("cannot allocate 12 GB"), "out of memory: MemoryError"),
                                          (RuntimeError("CUDA out of memory. Tried to allocate"), "out of memory"),
                                          (KeyError("boom"), "KeyError: 'boom'")])
-def test_trial_that_raises_is_failed_with_reason_and_study_goes_on(tmp_path, monkeypatch, exc, reason):
+def test_trial_that_raises_is_failed_with_reason_and_study_goes_on(tmp_path, monkeypatch, exc, reason, tiny_config):
     import ghostnas.search.objective as study_mod
 
     real = study_mod.train_proxy
@@ -301,7 +260,7 @@ def test_atomic_write_leaves_no_half_file(tmp_path, monkeypatch):
     assert not (tmp_path / "new.json").exists()
 
 
-def test_process_killed_mid_write_leaves_old_file_trusted(tmp_path):
+def test_process_killed_mid_write_leaves_old_file_trusted(tmp_path, env):
     """A real crash (os._exit) after the bytes are written but before the rename."""
     target = tmp_path / "metrics.json"
     atomic_write_json(target, {"val_acc": 0.5})
@@ -317,7 +276,7 @@ def test_process_killed_mid_write_leaves_old_file_trusted(tmp_path):
     assert read_json_or_none(tmp_path / "half.json") is None
 
 
-def test_cli_same_seed_same_architectures_and_accuracies(tmp_path, capsys):
+def test_cli_same_seed_same_architectures_and_accuracies(tmp_path, capsys, write_toml, tiny_config):
     from ghostnas.cli import main
     import pandas as pd
 
@@ -333,8 +292,9 @@ def test_cli_same_seed_same_architectures_and_accuracies(tmp_path, capsys):
     pd.testing.assert_frame_equal(frames[0][cols], frames[1][cols])
 
 
-def test_postgres_password_never_printed(tmp_path, capsys, caplog):
-    url = postgres_url()
+def test_postgres_password_never_printed(tmp_path, capsys, caplog, postgres_url, study_raw, env, pg_password,
+                                      write_toml):
+    url = postgres_url
     secret = pg_password(url)
     name = f"pw-{uuid.uuid4().hex[:8]}"
     cfg = write_toml(tmp_path / "s.toml", study_raw(tmp_path, name, url, 2))
@@ -371,7 +331,7 @@ def test_postgres_password_never_printed(tmp_path, capsys, caplog):
     assert secret not in ok.stdout + ok.stderr
 
 
-def test_sigterm_fails_the_trial_as_interrupted_and_queues_it_again(tmp_path):
+def test_sigterm_fails_the_trial_as_interrupted_and_queues_it_again(tmp_path, study_raw, env):
     journal = tmp_path / "run" / "study.journal"
     name = f"term-{uuid.uuid4().hex[:8]}"
     open_study(StudyConfig.from_dict(study_raw(tmp_path, name, str(journal), 2, epochs=4, fraction=0.6)))
@@ -388,12 +348,12 @@ def test_sigterm_fails_the_trial_as_interrupted_and_queues_it_again(tmp_path):
     assert [u.params for u in waiting] == [victim.params] and waiting[0].user_attrs["retry_of"] == victim.number
 
 
-def test_concurrent_workers_train_a_shared_architecture_once(tmp_path):
+def test_concurrent_workers_train_a_shared_architecture_once(tmp_path, study_raw, env, tiny_space):
     """A one-point space: every trial is the same architecture. Two workers at once: the later
     trial waits for the earlier one and reuses it instead of training it again."""
     journal = tmp_path / "run" / "study.journal"
     name = f"twin-{uuid.uuid4().hex[:8]}"
-    one = json.loads(json.dumps(TINY_SPACE))
+    one = json.loads(json.dumps(tiny_space))
     one["global"]["width"] = 0.25
     one["defaults"] = {"ratio": 2, "dw_size": 3, "se_ratio": 0}
     raw = study_raw(tmp_path, name, str(journal), 2, epochs=4, fraction=0.6)

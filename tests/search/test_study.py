@@ -12,34 +12,11 @@ from ghostnas.search.study import open_study, run_worker
 from ghostnas.search.readers import trials_frame
 from ghostnas.search.train import Fidelity, TrainingDiverged, train_proxy
 
-TINY_SPACE = {
-    "family": "ghostnet", "name": "tiny", "num_classes": 10,
-    "global": {"width": [0.25, 0.35], "resolution": 32, "dropout": 0.0},
-    "defaults": {"ratio": [2, 3, 4], "dw_size": [3, 1, 5], "se_ratio": ["table", 0]},
-    "stages": [{"rows": [[3, 16, 16, 0, 2]]}, {"rows": [[3, 48, 24, 0, 2]]}, {"rows": [[5, 72, 40, 0.25, 2]]},
-               {"rows": [[3, 120, 64, 0, 2]]}],
-}
-
-
-def tiny_config(tmp_path, **over):
-    raw = {"name": f"t-{tmp_path.name}", "space": TINY_SPACE, "seed": 0, "objectives": ["accuracy", "macs"],
-           "data": {"dataset": "digits"},
-           "fidelity": {"epochs": 1, "fraction": 0.4, "val_fraction": 0.2, "batch_size": 64, "optimizer": "adamw",
-                        "lr": 0.004, "schedule": "onecycle"},
-           "study": {"n_trials": 3, "run_dir": str(tmp_path / "run"), "threads": 1}}
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(raw.get(k), dict):
-            raw[k] = {**raw[k], **v}
-        else:
-            raw[k] = v
-    return raw
-
-
 def completed(study):
     return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
 
 
-def test_multi_objective_journal_study_records_everything(tmp_path):
+def test_multi_objective_journal_study_records_everything(tmp_path, tiny_config):
     cfg = StudyConfig.from_dict(tiny_config(tmp_path))
     study = run_worker(cfg)
     done = completed(study)
@@ -56,7 +33,7 @@ def test_multi_objective_journal_study_records_everything(tmp_path):
     assert {"accuracy", "macs", "arch_id", "param.width"} <= set(df.columns)
 
 
-def test_resume_counts_finished_trials_in_total(tmp_path):
+def test_resume_counts_finished_trials_in_total(tmp_path, tiny_config):
     raw = tiny_config(tmp_path)
     run_worker(StudyConfig.from_dict(raw))
     raw["study"]["n_trials"] = 5
@@ -66,18 +43,18 @@ def test_resume_counts_finished_trials_in_total(tmp_path):
     assert len(completed(study)) == 5 and len(study.trials) == 5
 
 
-def test_resume_with_other_objectives_or_space_is_refused(tmp_path):
+def test_resume_with_other_objectives_or_space_is_refused(tmp_path, tiny_config, tiny_space):
     raw = tiny_config(tmp_path, study={"n_trials": 1})
     run_worker(StudyConfig.from_dict(raw))
     with pytest.raises(ValueError, match="already exists with objectives .*'accuracy', 'macs'"):
         open_study(StudyConfig.from_dict({**raw, "objectives": ["accuracy", "params"]}))
-    other = json.loads(json.dumps(TINY_SPACE))
+    other = json.loads(json.dumps(tiny_space))
     other["global"]["width"] = [0.5]
     with pytest.raises(ValueError, match="a different search space"):
         open_study(StudyConfig.from_dict({**raw, "space": other}))
 
 
-def test_single_objective_with_median_pruner_in_memory(tmp_path):
+def test_single_objective_with_median_pruner_in_memory(tmp_path, tiny_config):
     raw = tiny_config(tmp_path, objectives=["accuracy"], pruner={"name": "median", "n_startup_trials": 1,
                                                                 "n_warmup_steps": 0},
                       fidelity={"epochs": 2}, study={"n_trials": 4, "storage": "memory"})
@@ -89,12 +66,12 @@ def test_single_objective_with_median_pruner_in_memory(tmp_path):
     assert all("pruned after epoch" in t.user_attrs["prune_reason"] for t in pruned)
 
 
-def test_pruner_in_multi_objective_is_a_clear_error(tmp_path):
+def test_pruner_in_multi_objective_is_a_clear_error(tmp_path, tiny_config):
     with pytest.raises(ValueError, match="cannot be used with 2 objectives.*multi-objective"):
         StudyConfig.from_dict(tiny_config(tmp_path, pruner={"name": "median"}))
 
 
-def test_macs_budget_rejects_before_training(tmp_path):
+def test_macs_budget_rejects_before_training(tmp_path, tiny_config):
     raw = tiny_config(tmp_path, constraints={"macs_max": 1.0}, study={"n_trials": 2, "storage": "memory"})
     study = run_worker(StudyConfig.from_dict(raw))
     for t in completed(study):
@@ -103,7 +80,7 @@ def test_macs_budget_rejects_before_training(tmp_path):
         assert not (tmp_path / "run" / "trials" / f"{t.number:05d}" / "metrics.json").read_text().count("curve")
 
 
-def test_same_seed_same_architectures_and_accuracies(tmp_path):
+def test_same_seed_same_architectures_and_accuracies(tmp_path, tiny_config):
     a = run_worker(StudyConfig.from_dict(tiny_config(tmp_path / "a", study={"n_trials": 3, "storage": "memory"},
                                                      name="det-a")))
     b = run_worker(StudyConfig.from_dict(tiny_config(tmp_path / "b", study={"n_trials": 3, "storage": "memory"},
@@ -123,7 +100,7 @@ def test_train_proxy_nan_loss_raises_with_reason():
         train_proxy(model, tr, va, Fidelity(epochs=1, batch_size=64), device="cpu")
 
 
-def test_diverged_trial_is_failed_with_reason_and_study_goes_on(tmp_path):
+def test_diverged_trial_is_failed_with_reason_and_study_goes_on(tmp_path, tiny_config):
     raw = tiny_config(tmp_path, fidelity={"optimizer": "sgd", "lr": 1e30, "momentum": 0.9},
                       study={"n_trials": 1, "storage": "memory"})
     cfg = StudyConfig.from_dict(raw)

@@ -1,25 +1,18 @@
 """Execute analysis/notebooks/pareto.py (jupytext percent format) top to bottom on a tiny real study."""
 from pathlib import Path
 
-import pytest
+from ghostnas.search.study_config import StudyConfig
+from ghostnas.search.readers import pareto_trials
+from ghostnas.search.study import run_worker
 
-jupytext = pytest.importorskip("jupytext")
-nbclient = pytest.importorskip("nbclient")
-nbformat = pytest.importorskip("nbformat")
-
-from conftest import execute_notebook  # noqa: E402
-from ghostnas.search.study_config import StudyConfig  # noqa: E402
-from ghostnas.search.readers import pareto_trials  # noqa: E402
-from ghostnas.search.study import run_worker  # noqa: E402
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "analysis" / "notebooks" / "pareto.py"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "analysis" / "notebooks" / "pareto.py"
 SPACE = {"family": "ghostnet", "name": "tiny", "num_classes": 10,
          "global": {"width": [0.25, 0.35], "resolution": 32, "dropout": 0.0},
          "defaults": {"ratio": [2, 3, 4], "dw_size": [3, 1, 5], "se_ratio": ["table", 0]},
          "stages": [{"rows": [[3, 16, 16, 0, 2]]}, {"rows": [[3, 48, 24, 0, 2]]}]}
 
 
-def test_pareto_notebook_runs(tmp_path, monkeypatch):
+def test_pareto_notebook_runs(tmp_path, monkeypatch, execute_notebook):
     raw = {"name": "nb-tiny", "space": SPACE, "seed": 0, "objectives": ["accuracy", "macs"],
            "data": {"dataset": "digits"},
            "fidelity": {"epochs": 1, "fraction": 0.3, "val_fraction": 0.2, "batch_size": 64, "optimizer": "adamw",

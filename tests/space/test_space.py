@@ -7,13 +7,20 @@ import pytest
 
 from ghostnas.ghostnet import GhostNetConfig, create_model
 from ghostnas.cli import main
-from ghostnas.space import ArchConfig, build_arch, list_spaces, load_space
+from ghostnas.space import ArchConfig, analytic_counts, build_arch, list_spaces, load_space
 
 SPACES = ["ghostnet", "ghostnet_cifar", "ghost_vgg16_cifar", "ghost_resnet56_cifar"]
 
 
 def test_shipped_spaces_load():
-    assert set(SPACES) <= set(list_spaces())
+    names = list_spaces()
+    assert set(SPACES) <= set(names)
+    for name in names:  # every shipped space, by name: a real space whose default point builds
+        space = load_space(name)
+        assert space.cardinality > 1, name
+        arch = space.default()
+        model = build_arch(arch)
+        assert analytic_counts(arch).params == sum(p.numel() for p in model.parameters()) > 0, name
 
 
 def test_default_point_is_paper_ghostnet_100():

@@ -1,18 +1,10 @@
 """Execute analysis/notebooks/redundancy.py (jupytext percent format) top to bottom in a kernel."""
 from pathlib import Path
 
-import pytest
-
-jupytext = pytest.importorskip("jupytext")
-nbclient = pytest.importorskip("nbclient")
-nbformat = pytest.importorskip("nbformat")
-
-from conftest import execute_notebook  # noqa: E402
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "analysis" / "notebooks" / "redundancy.py"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "analysis" / "notebooks" / "redundancy.py"
 
 
-def test_redundancy_notebook_runs(tmp_path, monkeypatch):
+def test_redundancy_notebook_runs(tmp_path, monkeypatch, execute_notebook):
     out = tmp_path / "figs"
     monkeypatch.setenv("GHOSTNAS_NB_OUT", str(out))
     monkeypatch.setenv("GHOSTNAS_NB_WIDTH", "0.25")

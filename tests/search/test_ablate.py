@@ -25,14 +25,14 @@ def test_tiny_ablation_end_to_end(tmp_path, capsys):
     # Paper-size network counts, whatever width the proxy trained at.
     assert int(by["s=2 d=3"]["macs"]) == 158_699_520 and int(by["baseline"]["params"]) == 14_990_922
     assert float(by["s=4 d=3"]["paper_acc"]) == 93.0 and float(by["baseline"]["paper_flops_m"]) == 313
-    assert int(by["s=2 d=3"]["n_seeds"]) == 2 and by["s=2 d=3"]["acc_std"] != ""
+    assert int(by["s=2 d=3"]["n_seeds"]) == 2 and by["s=2 d=3"]["acc_sd_pct"] != ""
     assert "held-out validation" in by["s=2 d=3"]["eval_split"]
     assert int(by["s=2 d=3"]["proxy_macs"]) < int(by["s=2 d=3"]["macs"]) / 10
     assert (out / "figure.png").stat().st_size > 10_000 and (out / "figure.svg").is_file()
     md = (out / "table.md").read_text()
     assert "paper acc (%)" in md and "Kendall" in md
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["kendall_tau_points"] == ["baseline", "s=2 d=3", "s=4 d=3"]
+    assert summary["kendall_tau_vs_paper"]["points"] == ["baseline", "s=2 d=3", "s=4 d=3"]
     assert len(list(runs.glob("*.json"))) == 6
 
     # Resume: nothing retrained, the study keeps exactly 6 complete trials.

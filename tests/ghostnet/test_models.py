@@ -1,5 +1,6 @@
 """The model family: exact sizes, timm state-dict compatibility, CIFAR numbers, registry, checkpoints."""
 import pytest
+import timm
 import torch
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
@@ -7,8 +8,6 @@ from torch.utils.flop_counter import FlopCounterMode
 from ghostnas.ghostnet import (GHOSTNET_STAGES, BlockSpec, CheckpointError, CifarNetConfig, GhostNet,
                                GhostNetConfig, build_model, create_model, ghostify, list_models,
                                load_checkpoint, model_config, read_state_dict)
-
-timm = pytest.importorskip("timm")
 
 
 def n_params(m):

@@ -16,14 +16,12 @@ import torch
 from ghostnas.cli import main
 from ghostnas.search.study_config import StudyConfig
 from ghostnas.search.study import run_worker
-from test_reliability import env, postgres_url, pg_password, write_toml
-from test_study import TINY_SPACE, tiny_config
 
 BASE = "base"
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
+def ctx(tmp_path_factory, tiny_config, tiny_space, write_toml, pg_password):
     """An existing finished study in a journal file, plus bad files to feed the CLI."""
     d = tmp_path_factory.mktemp("bad")
     raw = tiny_config(d, name=BASE, study={"n_trials": 1, "run_dir": str(d / "run"), "threads": 1})
@@ -52,11 +50,18 @@ def ctx(tmp_path_factory):
                       **over.get("study", {})}
         return str(write_toml(d / f"{case}.toml", r))
 
-    return {"d": d, "journal": str(journal), "run": d / "run", "cfg": cfg}
+    return {"d": d, "journal": str(journal), "run": d / "run", "cfg": cfg, "tiny_space": tiny_space,
+            "pg_password": pg_password}
 
 
-def space(**patch):
-    s = copy.deepcopy(TINY_SPACE)
+def with_postgres(ctx, request):
+    """``ctx`` plus ``postgres_url()``, which requests the fixture only when a case calls it: only
+    those cases skip (locally) or fail (CI) without a server."""
+    return {**ctx, "postgres_url": lambda: request.getfixturevalue("postgres_url")}
+
+
+def space(c, **patch):
+    s = copy.deepcopy(c["tiny_space"])
     for section, kv in patch.items():
         s[section].update(kv)
     return s
@@ -119,11 +124,11 @@ CASES = [
     ("unknown-dataset-train", lambda c: ["train", "--arch", "ghost_resnet56_cifar", "--data", "mnist3",
                                          "--out", str(c["d"] / "t")], r"unknown dataset 'mnist3'"),
     # --- search-space axes ------------------------------------------------------------------------
-    ("axis-negative-width", lambda c: ["search", "--config", c["cfg"]("ax1", space=space(**{"global": {"width": [-1]}}))],
+    ("axis-negative-width", lambda c: ["search", "--config", c["cfg"]("ax1", space=space(c, **{"global": {"width": [-1]}}))],
      r"axis width: value -1 is not allowed"),
-    ("axis-zero-ratio", lambda c: ["search", "--config", c["cfg"]("ax2", space=space(defaults={"ratio": [0, 2]}))],
+    ("axis-zero-ratio", lambda c: ["search", "--config", c["cfg"]("ax2", space=space(c, defaults={"ratio": [0, 2]}))],
      r"axis stage0.ratio: value 0 is not allowed"),
-    ("axis-even-kernel", lambda c: ["search", "--config", c["cfg"]("ax3", space=space(defaults={"dw_size": [2]}))],
+    ("axis-even-kernel", lambda c: ["search", "--config", c["cfg"]("ax3", space=space(c, defaults={"dw_size": [2]}))],
      r"axis stage0.dw_size: value 2 is not allowed; expected an odd integer"),
     # --- data files ---------------------------------------------------------------------------------
     ("npz-missing", lambda c: ["search", "--config", c["cfg"]("npz1", data={"dataset": f"npz:{c['d']}/gone.npz"})],
@@ -139,7 +144,7 @@ CASES = [
     # --- storages and studies -----------------------------------------------------------------------------
     ("storage-unreachable", lambda c: ["worker", "--storage", "postgresql+psycopg2://ghostnas:hunter2@127.0.0.1:1/ghostnas",
                                        "--study", BASE], r"cannot open storage postgresql\+psycopg2://ghostnas:\*\*\*@127.0.0.1:1/ghostnas: .*refused"),
-    ("storage-wrong-password", lambda c: ["results", "--storage", postgres_url().replace(pg_password(postgres_url()), "wrong-pass"),
+    ("storage-wrong-password", lambda c: ["results", "--storage", c["postgres_url"]().replace(c["pg_password"](c["postgres_url"]()), "wrong-pass"),
                                           "--study", BASE], r"cannot open storage .*:\*\*\*@.*password authentication failed"),
     ("storage-journal-missing", lambda c: ["worker", "--storage", str(c["d"] / "typo.journal"), "--study", BASE],
      r"storage '.*typo.journal' not found"),
@@ -155,7 +160,7 @@ CASES = [
                                           "--out", str(c["d"] / "a.json")], r"trial 99 not found in study 'base'"),
     ("resume-other-objectives", lambda c: ["search", "--config", c["cfg"]("ro", name=BASE, objectives=["accuracy", "params"])],
      r"study 'base' already exists with objectives \['accuracy', 'macs'\]"),
-    ("resume-other-space", lambda c: ["search", "--config", c["cfg"]("rs", name=BASE, space=space(**{"global": {"width": [0.5]}}))],
+    ("resume-other-space", lambda c: ["search", "--config", c["cfg"]("rs", name=BASE, space=space(c, **{"global": {"width": [0.5]}}))],
      r"study 'base' already exists with a different search space"),
     ("memory-with-workers", lambda c: ["search", "--config", c["cfg"]("mem", study={"storage": "memory"}), "--workers", "2"],
      r"--workers > 1 needs a shared storage"),
@@ -198,9 +203,10 @@ def _check(rc, out, err, pattern, secret=None):
 
 
 @pytest.mark.parametrize("name, argv, pattern", CASES, ids=[c[0] for c in CASES])
-def test_bad_input(name, argv, pattern, ctx, capsys, monkeypatch):
+def test_bad_input(name, argv, pattern, ctx, capsys, monkeypatch, request):
     monkeypatch.delenv("GHOSTNAS_DEBUG", raising=False)
-    args = argv(ctx)
+    c = with_postgres(ctx, request)
+    args = argv(c)
     before = _digest(ctx["run"])
     capsys.readouterr()
     try:
@@ -210,16 +216,17 @@ def test_bad_input(name, argv, pattern, ctx, capsys, monkeypatch):
     out, err = capsys.readouterr()
     _check(rc, out, err, pattern, "hunter2")
     if "://" in " ".join(args) and "postgres" in name:
-        assert pg_password(postgres_url()) not in out + err
+        assert ctx["pg_password"](c["postgres_url"]()) not in out + err
     assert _digest(ctx["run"]) == before, "the existing study's files changed"
 
 
 @pytest.mark.parametrize("name", ["toml-malformed", "storage-unreachable", "checkpoint-arbitrary-objects",
                                   "labels-too-large"])
-def test_bad_input_in_a_real_process(name, ctx):
+def test_bad_input_in_a_real_process(name, ctx, env, request):
     _, argv, pattern = next(c for c in CASES if c[0] == name)
     before = _digest(ctx["run"])
-    r = subprocess.run([sys.executable, "-m", "ghostnas.cli", *argv(ctx)], capture_output=True, text=True,
+    args = argv(with_postgres(ctx, request))
+    r = subprocess.run([sys.executable, "-m", "ghostnas.cli", *args], capture_output=True, text=True,
                        env=env(), timeout=120)
     _check(r.returncode, r.stdout, r.stderr, pattern, "hunter2")
     assert "pwned" not in r.stdout + r.stderr

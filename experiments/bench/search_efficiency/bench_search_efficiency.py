@@ -1,0 +1,355 @@
+"""Search-efficiency benchmark (issue "Can the proxy be trusted?", item 5): hypervolume against training compute.
+
+Methods (each run for the same training-compute budget per dataset, seeds 0-4):
+  random, tpe, nsga2 (population sized to the study), and the suite's cheaper searches on TPE:
+  prefilter (synflow, 8 candidates), mo-asha (min_epochs 1, eta 3) and prefilter+mo-asha.
+
+Compute = core-seconds: per trial, CPU time of its training (``train_cpu_s``: process CPU time, 1 torch
+thread; for an early-stopped trial, up to its stop) plus the pre-filter's scoring (``prefilter.cpu_s``).
+Process CPU time, not wall time x threads: this machine's 2 cores are shared with other jobs, which
+inflates wall time by 2-6x unevenly across runs; CPU time is what the search itself consumed.
+
+Hypervolume: of the feasible, fully trained trials (COMPLETE, not rejected, not reused; early-stopped
+trials are PRUNED and add nothing), points (1 - accuracy, MACs/1e6) minimised against the fixed
+reference point (1, macs_max/1e6), divided by the reference box's area (a number in [0, 1]).
+
+Run from the repository root (resumable: finished runs are read back from trials.jsonl):
+    nohup nice -n 5 python experiments/bench/search_efficiency/bench_search_efficiency.py run &
+    python experiments/bench/search_efficiency/bench_search_efficiency.py summarize
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+RUNS = HERE / "runs"              # journals (git-ignored)
+TRIALS = HERE / "trials.jsonl"    # one line per finished run: every trial's record
+THREADS = 1
+SEEDS = (0, 1, 2, 3, 4)
+GRID = 200                        # points of the common compute grid
+
+# The quick-start recipe (search/configs/quickstart.toml) on digits.
+DIGITS = {
+    "space": "ghostnet_cifar", "objectives": ["accuracy", "macs"], "data": {"dataset": "digits"},
+    "fidelity": {"epochs": 3, "fraction": 1.0, "val_fraction": 0.2, "batch_size": 64, "optimizer": "adamw",
+                 "lr": 0.004, "weight_decay": 0.01, "schedule": "onecycle", "label_smoothing": 0.05, "eval_every": 3},
+    "constraints": {"macs_max": 1_000_000},
+}
+# CIFAR-10 subset: 2,450 training images (5% of the 49,000 left after 1,000 validation images), width 0.25.
+CIFAR = {
+    "space": "ghostnet_cifar@width=0.25", "objectives": ["accuracy", "macs"],
+    "data": {"dataset": f"npz:{(ROOT.parent / 'shared/data/cifar10/train.npz')}"},
+    "fidelity": {"epochs": 3, "fraction": 0.05, "val_size": 1000, "batch_size": 128, "optimizer": "sgd", "lr": 0.05,
+                 "nesterov": True, "weight_decay": 5e-4, "schedule": "onecycle", "eval_every": 3},
+    "constraints": {"macs_max": 700_000},
+}
+# Training-compute budget per run (core-seconds) and the trial count the samplers are sized for.
+DATASETS = {"digits": {"base": DIGITS, "budget_s": 30.0, "expected_trials": 16},
+            "cifar10": {"base": CIFAR, "budget_s": 40.0, "expected_trials": 16}}
+# select = "within_cost": the sampler picks where on the MACs axis to look, synflow the best-scored candidate
+# no costlier than that (synflow alone tracks size: Spearman 0.81 with MACs over this space).
+PREFILTER = {"proxy": "synflow", "candidates": 8, "select": "within_cost"}
+EARLY = {"method": "mo-asha", "min_epochs": 1, "eta": 3}
+METHODS = ("random", "tpe", "nsga2", "prefilter", "mo-asha", "prefilter+mo-asha")
+EXTRA = ("prefilter-max",)  # the plain argmax rule, for comparison (run after the others)
+
+
+def space_spec(name: str) -> dict:
+    from ghostnas.space import load_space
+
+    base, _, width = name.partition("@width=")
+    spec = copy.deepcopy(load_space(base).spec)
+    if width:
+        spec["global"] = {**spec["global"], "width": [float(width)]}
+    return spec
+
+
+def method_config(dataset: str, method: str, seed: int, run_dir: Path) -> dict:
+    d = DATASETS[dataset]
+    raw = copy.deepcopy(d["base"])
+    raw["space"] = space_spec(raw["space"])
+    raw.update({"name": f"{dataset}-{method}-s{seed}", "seed": seed})
+    sampler = {"random": "random", "nsga2": "nsga2"}.get(method, "tpe")
+    raw["sampler"] = {"name": sampler}
+    if sampler == "nsga2":  # sized to the study: a quarter of the trials the budget buys (>= 4)
+        raw["sampler"]["population_size"] = max(4, d["expected_trials"] // 4)
+    if "prefilter" in method:
+        raw["prefilter"] = dict(PREFILTER, select="max") if method == "prefilter-max" else dict(PREFILTER)
+    if "mo-asha" in method:
+        raw["early_stopping"] = dict(EARLY)
+        raw["fidelity"] = {**raw["fidelity"], "eval_every": 1}  # validate at the rung
+    raw["study"] = {"n_trials": 100_000, "run_dir": str(run_dir), "threads": THREADS, "device": "cpu"}
+    return raw
+
+
+def trial_compute(ua: dict) -> float:
+    pf = ua.get("prefilter") or {}
+    if ua.get("reused_from") is not None or ua.get("rejected"):
+        return float(pf.get("cpu_s", 0.0))
+    return float(ua.get("train_cpu_s", 0.0)) + float(pf.get("cpu_s", 0.0))
+
+
+def run_one(dataset: str, method: str, seed: int) -> dict:
+    import optuna
+    import torch
+    from optuna.trial import TrialState
+
+    from ghostnas.search.objective import TrialObjective, prepare_data
+    from ghostnas.search.study import open_study
+    from ghostnas.search.study_config import StudyConfig
+
+    torch.set_num_threads(THREADS)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run_dir = RUNS / dataset / method / f"seed{seed}"
+    if run_dir.exists():  # an unfinished earlier attempt: start over
+        import shutil
+        shutil.rmtree(run_dir)
+    cfg = StudyConfig.from_dict(method_config(dataset, method, seed, run_dir))
+    prepare_data(cfg)
+    study = open_study(cfg)
+    objective = TrialObjective(cfg, study)
+    budget = DATASETS[dataset]["budget_s"]
+    spent, w0, c0 = 0.0, time.perf_counter(), time.process_time()
+    records = []
+    while spent < budget and len(records) < 500:
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        t = study.trials[-1]
+        ua = t.user_attrs
+        spent += trial_compute(ua)
+        records.append({"number": t.number, "state": t.state.name, "values": t.values, "macs": ua.get("macs"),
+                        "rejected": bool(ua.get("rejected")), "reused": ua.get("reused_from") is not None,
+                        "train_cpu_s": ua.get("train_cpu_s"), "train_s": ua.get("train_s"),
+                        "prefilter_cpu_s": (ua.get("prefilter") or {}).get("cpu_s"),
+                        "prefilter_chosen": (ua.get("prefilter") or {}).get("chosen"),
+                        "stopped_at_epoch": ua.get("stopped_at_epoch"), "curve": ua.get("curve"),
+                        "fail_reason": ua.get("fail_reason"), "compute_s": trial_compute(ua), "cum_compute_s": spent})
+    states = [r["state"] for r in records]
+    return {"dataset": dataset, "method": method, "seed": seed, "budget_s": budget, "compute_s": spent,
+            "wall_s": time.perf_counter() - w0, "process_cpu_s": time.process_time() - c0,
+            "n_trials": len(records), "n_complete": states.count("COMPLETE"), "n_pruned": states.count("PRUNED"),
+            "n_failed": states.count("FAIL"), "macs_max": cfg.constraints["macs_max"], "trials": records,
+            "load_avg": os.getloadavg()[0], "torch": torch.__version__, "python": platform.python_version()}
+
+
+def done_runs() -> dict:
+    out = {}
+    if TRIALS.is_file():
+        for line in TRIALS.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                out[(r["dataset"], r["method"], r["seed"])] = r
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    done = done_runs()
+    datasets = args.datasets or list(DATASETS)
+    methods = args.methods or list(METHODS) + list(EXTRA)
+    seeds = args.seeds or list(SEEDS)
+    for seed in seeds:  # seeds outermost: a partial run still has every method of both datasets
+        for ds in datasets:
+            for m in methods:
+                if (ds, m, seed) in done or (m in EXTRA and ds != "digits"):
+                    continue
+                t0 = time.time()
+                try:
+                    r = run_one(ds, m, seed)
+                except Exception as e:  # noqa: BLE001 - log it, go on with the other runs
+                    print(f"{ds} {m} seed {seed}: FAILED {type(e).__name__}: {e}", flush=True)
+                    continue
+                with TRIALS.open("a") as f:
+                    f.write(json.dumps(r) + "\n")
+                print(f"{ds} {m} seed {seed}: {r['n_trials']} trials ({r['n_complete']} complete, {r['n_pruned']} "
+                      f"stopped), {r['compute_s']:.0f} core-s, {time.time() - t0:.0f} s wall", flush=True)
+
+
+# ------------------------------------------------------------------ analysis
+
+def hv_curve(run: dict) -> tuple[list[float], list[float]]:
+    """(cumulative compute after each trial, normalised hypervolume after it)."""
+    from ghostnas.analysis.hypervolume import hypervolume
+
+    ref = [1.0, run["macs_max"] / 1e6]
+    area = ref[0] * ref[1]
+    pts, xs, ys = [], [0.0], [0.0]
+    for r in run["trials"]:
+        if r["state"] == "COMPLETE" and not r["rejected"] and not r["reused"] and r["values"] is not None \
+                and r["macs"] <= run["macs_max"]:
+            pts.append([1.0 - r["values"][0], r["macs"] / 1e6])
+        xs.append(r["cum_compute_s"])
+        ys.append(hypervolume(pts, ref) / area if pts else 0.0)
+    return xs, ys
+
+
+def on_grid(xs: list[float], ys: list[float], grid):
+    import numpy as np
+
+    idx = np.searchsorted(np.asarray(xs), grid, side="right") - 1  # last trial finished by each grid point
+    return np.asarray(ys)[np.clip(idx, 0, len(ys) - 1)]
+
+
+def first_reach(curve, grid, target: float):
+    import numpy as np
+
+    hit = np.nonzero(curve >= target - 1e-12)[0]
+    return float(grid[hit[0]]) if hit.size else None
+
+
+def summarize(runs: dict) -> dict:
+    import numpy as np
+
+    from ghostnas.analysis.stats import mean_ci95
+
+    out = {"reference_point": "(1 - accuracy, MACs/1e6) minimised against (1, macs_max/1e6); hypervolume divided "
+                              "by the box area 1 x macs_max/1e6",
+           "compute": "core-seconds: process CPU time of each trial's training (1 torch thread) plus its "
+                      "pre-filter scoring; sampler time excluded",
+           "datasets": {}}
+    for ds in DATASETS:
+        by = {}
+        for (d, m, s), r in runs.items():
+            if d == ds:
+                by.setdefault(m, []).append(r)
+        if "random" not in by:
+            continue
+        rand_total = float(np.mean([r["compute_s"] for r in by["random"]]))
+        grid = np.linspace(0.0, rand_total, GRID + 1)
+        curves = {m: np.array([on_grid(*hv_curve(r), grid) for r in sorted(rs, key=lambda r: r["seed"])])
+                  for m, rs in by.items()}
+        finals = {m: np.array([hv_curve(r)[1][-1] for r in sorted(rs, key=lambda r: r["seed"])]) for m, rs in by.items()}
+        target = float(finals["random"].mean())
+        rng = np.random.default_rng(0)
+        dsout = {"macs_max": by["random"][0]["macs_max"], "budget_s": DATASETS[ds]["budget_s"],
+                 "random_total_compute_s": rand_total, "random_final_hv_mean": target,
+                 "grid_fraction_of_random_compute": (grid / rand_total).round(4).tolist(), "methods": {}}
+        for m in METHODS + EXTRA:
+            if m not in curves:
+                continue
+            c = curves[m]
+            stats = [mean_ci95(c[:, j]) for j in range(c.shape[1])]
+            mean = np.array([s[0] for s in stats])
+            reach = first_reach(mean, grid, target)
+            boots = []
+            for _ in range(2000):  # seeds resampled, for the method and for random's target
+                cm = c[rng.integers(0, len(c), len(c))].mean(0)
+                tr = finals["random"][rng.integers(0, len(finals["random"]), len(finals["random"]))].mean()
+                v = first_reach(cm, grid, tr)
+                boots.append(np.inf if v is None else v / rand_total)
+            lo, hi = np.percentile(boots, [2.5, 97.5])
+            rs = by[m]
+            fm = mean_ci95(finals[m])
+            dsout["methods"][m] = {
+                "n_seeds": len(rs),
+                "hv_curve": {"mean": mean.round(5).tolist(),
+                             "ci95_lo": [None if math.isnan(s[1]) else round(s[1], 5) for s in stats],
+                             "ci95_hi": [None if math.isnan(s[2]) else round(s[2], 5) for s in stats]},
+                "compute_to_random_final_hv": None if reach is None else round(reach / rand_total, 4),
+                "compute_to_random_final_hv_ci95": [None if not math.isfinite(lo) else round(float(lo), 4),
+                                                    None if not math.isfinite(hi) else round(float(hi), 4)],
+                "final_hv": {"mean": fm[0], "ci95": [fm[1], fm[2]]},
+                "total_compute_s": float(np.mean([r["compute_s"] for r in rs])),
+                "trials_per_run": float(np.mean([r["n_trials"] for r in rs])),
+                "fully_trained_per_run": float(np.mean([sum(t["state"] == "COMPLETE" and not t["rejected"]
+                                                             and not t["reused"] for t in r["trials"]) for r in rs])),
+                "stopped_per_run": float(np.mean([r["n_pruned"] for r in rs])),
+                "prefilter_share_of_compute": float(np.mean([sum(t["prefilter_cpu_s"] or 0 for t in r["trials"])
+                                                             / max(r["compute_s"], 1e-9) for r in rs])),
+                "wall_s_per_run": float(np.mean([r["wall_s"] for r in rs])),
+                "process_cpu_s_per_run": float(np.mean([r["process_cpu_s"] for r in rs])),
+            }
+        dsout["whole_part_process_cpu_minutes"] = sum(r["process_cpu_s"] for rs in by.values() for r in rs) / 60
+        out["datasets"][ds] = dsout
+    return out
+
+
+def figure(summary: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    dss = list(summary["datasets"])
+    fig, axes = plt.subplots(1, len(dss), figsize=(6.2 * len(dss), 4.4), squeeze=False)
+    colors = dict(zip(METHODS + EXTRA, ["#444444", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#d62728", "#bcbd22"]))
+    for ax, ds in zip(axes[0], dss):
+        d = summary["datasets"][ds]
+        x = np.array(d["grid_fraction_of_random_compute"])
+        for m, v in d["methods"].items():
+            mean = np.array(v["hv_curve"]["mean"], dtype=float)
+            lo = np.array([np.nan if a is None else a for a in v["hv_curve"]["ci95_lo"]], dtype=float)
+            hi = np.array([np.nan if a is None else a for a in v["hv_curve"]["ci95_hi"]], dtype=float)
+            ax.plot(x, mean, color=colors[m], lw=1.8, label=f"{m} (n={v['n_seeds']})")
+            ax.fill_between(x, lo, hi, color=colors[m], alpha=0.12, lw=0)
+        ax.axhline(d["random_final_hv_mean"], color="#444444", ls=":", lw=1)
+        ax.axvline(1 / 3, color="#999999", ls="--", lw=0.8)
+        ax.set_title(f"{ds}: budget {d['random_total_compute_s']:.0f} core-s per run (random's mean)")
+        ax.set_xlabel("training compute, fraction of random search's total")
+        ax.set_ylabel("hypervolume (normalised)")
+        lo_y = min(np.nanmin(np.array(v["hv_curve"]["mean"], dtype=float)[len(x) // 10:]) for v in d["methods"].values())
+        ax.set_ylim(max(0.0, lo_y - 0.05), None)
+        ax.set_xlim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle("Hypervolume vs training compute: mean and 95% t-interval over seeds; dotted: random's final mean; "
+                 "dashed: 1/3 of random's compute", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+
+
+def readme(summary: dict, runs: dict) -> str:
+    def ci(v: list) -> str:
+        lo, hi = v
+        return f"[{'—' if lo is None else f'{lo:.2f}'}, {'never' if hi is None else f'{hi:.2f}'}]"
+
+    lines = ["# Search efficiency: hypervolume vs training compute", "",
+             "Command (repository root; resumable, about 1 h of CPU on one thread):", "",
+             "```bash",
+             "nohup nice -n 5 python experiments/bench/search_efficiency/bench_search_efficiency.py run &",
+             "python experiments/bench/search_efficiency/bench_search_efficiency.py summarize  # summary.json, figure, README",
+             "```", ""]
+    return "\n".join(lines)
+
+
+def cmd_summarize(args: argparse.Namespace) -> None:
+    runs = done_runs()
+    s = summarize(runs)
+    (HERE / "summary.json").write_text(json.dumps(s, indent=1))
+    figure(s, HERE / "hypervolume_vs_compute.png")
+    for ds, d in s["datasets"].items():
+        print(f"== {ds}: random final HV {d['random_final_hv_mean']:.4f}, random compute "
+              f"{d['random_total_compute_s']:.0f} core-s, whole part {d['whole_part_process_cpu_minutes']:.1f} CPU-min")
+        for m, v in d["methods"].items():
+            print(f"  {m:18s} n={v['n_seeds']} reach={v['compute_to_random_final_hv']} ci={v['compute_to_random_final_hv_ci95']} "
+                  f"final={v['final_hv']['mean']:.4f} [{v['final_hv']['ci95'][0]:.4f},{v['final_hv']['ci95'][1]:.4f}] "
+                  f"trials={v['trials_per_run']:.1f} full={v['fully_trained_per_run']:.1f} "
+                  f"stopped={v['stopped_per_run']:.1f} pf={v['prefilter_share_of_compute']:.2f}")
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--datasets", nargs="*", choices=list(DATASETS))
+    r.add_argument("--methods", nargs="*", choices=list(METHODS) + list(EXTRA))
+    r.add_argument("--seeds", nargs="*", type=int)
+    sub.add_parser("summarize")
+    args = p.parse_args()
+    os.chdir(ROOT)
+    {"run": cmd_run, "summarize": cmd_summarize}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
