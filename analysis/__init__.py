@@ -17,8 +17,8 @@ Import :mod:`ghostnas.analysis.figures` for the feature-map plots (it loads matp
 from .ablation_report import AblationOutcome, kendall_tau, run_and_report, write_ablation_report, write_budget_report
 from .features import LayerMaps, capture_features, is_ghost_module, resolve_layers
 from .fronts import front_indices, markdown_table, study_directions, study_objectives, trained_mask
-from .hypervolume import hypervolume, hypervolume_history, reference_point
-from .importances import MIN_IMPORTANCE_TRIALS, param_importances
+from .hypervolume import Reference, hypervolume, hypervolume_history, reference_point
+from .importances import IMPORTANCE_WARN_TRIALS, MIN_IMPORTANCE_TRIALS, param_importances
 from .paper import PAPER_TABLE2_UNVERIFIED, paper_references, paper_rows, paper_table
 from .pareto_plots import plot_front
 from .redundancy import DEFAULT_DS, RedundancySummary, fit_depthwise_filter, mse_table_markdown, mse_vs_d, redundancy_summary
@@ -27,7 +27,7 @@ from .cka import (MinibatchCKA, center_gram, cka, cka_matrix, gram_linear, gram_
                   linear_cka, minibatch_cka, rbf_cka, unbiased_cka)
 from .similarity import channel_cosine, channel_mse, channel_similarity, normalize_maps
 from .similarity_report import SimilarityReport, load_model, write_similarity_report
-from .study_analysis import StudyAnalysis, analyze_study
+from .study_analysis import AnalysisOptions, StudyAnalysis, analyze_study
 from .style import OKABE_ITO, OKABE_ITO_CYCLE, save_figure
 
 __all__ = [
@@ -38,8 +38,9 @@ __all__ = [
     "mse_table_markdown", "mse_vs_d", "normalize_maps", "rbf_cka", "redundancy_summary", "resolve_layers",
     "unbiased_cka", "SimilarityReport", "load_model", "write_similarity_report",
     # study analysis (Pareto fronts, hypervolume, importances, reports)
-    "MIN_IMPORTANCE_TRIALS", "StudyAnalysis", "analyze_study", "front_indices", "hypervolume",
-    "hypervolume_history", "markdown_table", "param_importances", "plot_front", "reference_point",
+    "AnalysisOptions", "IMPORTANCE_WARN_TRIALS", "MIN_IMPORTANCE_TRIALS", "Reference", "StudyAnalysis",
+    "analyze_study", "front_indices", "hypervolume", "hypervolume_history", "markdown_table", "param_importances",
+    "plot_front", "reference_point",
     "study_directions", "study_objectives", "trained_mask", "write_report",
     # ablations
     "AblationOutcome", "kendall_tau", "run_and_report", "write_ablation_report", "write_budget_report",

@@ -255,7 +255,7 @@ def _plot_proxy(ax: Any, rows: Sequence[dict], cfg: AblationConfig) -> None:
     ax.set_title(f"(a) proxy accuracy, {cfg.fidelity.epochs} epochs (n = {'/'.join(map(str, ns))} seeds)",
                  fontsize=10)
     ax.set_ylabel("proxy accuracy (%)")
-    ax.legend(fontsize=7, loc="best", framealpha=0.85)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
 
 
 def _plot_paper(ax: Any, rows: Sequence[dict], cfg: AblationConfig) -> None:
@@ -272,7 +272,7 @@ def _plot_paper(ax: Any, rows: Sequence[dict], cfg: AblationConfig) -> None:
     if not pp and not base:
         ax.text(0.5, 0.5, "no paper numbers for this grid", transform=ax.transAxes, ha="center", fontsize=9)
     else:
-        ax.legend(fontsize=7, loc="best", framealpha=0.85)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
         lo = min([r["paper_acc"] for r in pp] + ([base["paper_acc"]] if base else []))
         hi = max([r["paper_acc"] for r in pp] + ([base["paper_acc"]] if base else []))
         pad = max(0.2, 0.25 * (hi - lo))
@@ -306,7 +306,7 @@ def _plot_macs(ax: Any, rows: Sequence[dict], cfg: AblationConfig) -> None:
 
 def _figure(rows: Sequence[dict], summary: dict, cfg: AblationConfig, out: Path) -> list[Path]:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.9), dpi=130)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 5.5), dpi=130)
     _plot_proxy(axes[0], rows, cfg)
     _plot_paper(axes[1], rows, cfg)
     _plot_macs(axes[2], rows, cfg)

@@ -174,7 +174,7 @@ def _trend_statement(trend: dict, runs_trend: dict, pn: str, gn: str, budgets: S
 
 def _budget_fig(summary: dict, cfg: AblationConfig, out: Path) -> list[Path]:
     plt = pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.9), dpi=130)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 5.6), dpi=130)
     budgets = summary["budgets"]
     labels = [p.label for p in cfg.points()]
     k = len(labels)
@@ -200,7 +200,7 @@ def _budget_fig(summary: dict, cfg: AblationConfig, out: Path) -> list[Path]:
             a1.scatter([x] * len(n["accs"]), n["accs"], s=9, color=colours[lab], alpha=0.45, lw=0)
     a1.set_title("(a) proxy accuracy against training budget", fontsize=10)
     a1.set_ylabel("proxy accuracy (%)")
-    a1.legend(fontsize=7, loc="best", framealpha=0.85)
+    a1.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
 
     gp = [b for b in budgets if b["gap"] is not None]
     pn = short_name("baseline", cfg.arch, cfg.axis)
@@ -229,7 +229,7 @@ def _budget_fig(summary: dict, cfg: AblationConfig, out: Path) -> list[Path]:
         a2.axhline(pg, color=OKABE_ITO["vermillion"], ls=":", lw=1.2, label=f"paper, full training: {fmt_pts(pg, 1, signed=True)}")
     a2.set_title(f"(b) gap {pn} − {gn} (points)", fontsize=10)
     a2.set_ylabel(f"{pn} − {gn} accuracy (points)")
-    a2.legend(fontsize=7, loc="best", framealpha=0.85)
+    a2.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     epochs = [b["epochs"] for b in budgets]
     for b in budgets:
         if not any(n["n"] for n in b["networks"].values()):

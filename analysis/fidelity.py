@@ -197,10 +197,10 @@ def _table_md(s: dict[str, Any]) -> str:
                   "judged better than this: a second run of the reference itself ranks only this well.", "",
               f"## Zero-cost proxies (at initialisation, one seeded training minibatch of "
               f"{s['proxy_batch']['batch_size']})", "",
-              "| proxy | s / arch | Kendall τ [95% CI] | Spearman ρ [95% CI] | top-25% overlap |",
+              "| proxy | core-s / arch | Kendall τ [95% CI] | Spearman ρ [95% CI] | top-25% overlap |",
               "|---|---:|---|---|---:|"]
     for p in sorted(s["proxies"], key=lambda p: -(p["kendall_tau"] if p["kendall_tau"] is not None else -9)):
-        lines.append(f"| {p['name']} | {_secs(p['seconds_per_arch'])} | {_fmt_ci(p['kendall_tau'], p['kendall_ci95'])} "
+        lines.append(f"| {p['name']} | {_secs(p['core_seconds_per_arch'])} | {_fmt_ci(p['kendall_tau'], p['kendall_ci95'])} "
                      f"| {_fmt_ci(p['spearman_rho'], p['spearman_ci95'])} | {_fmt(p['topk_overlap'])} |")
     lines += ["", "## Notes", "",
               f"- Intervals: {s['ci_method']}. Kendall τ is tau-b; p-values are in `summary.json`.",

@@ -178,7 +178,7 @@ def plot_ghost_maps(intrinsic: torch.Tensor, ghost: torch.Tensor, ratio: int, im
     heading = f"{title}\n{note}" if title else note
     cell, width = 0.95, 0.95 * (2 * max(side, 2) + 4) + 0.6
     # Space above the grid, in inches: heading lines, box header (up to two lines), panel titles.
-    top_in = 0.15 + 0.19 * (heading.count("\n") + 1) + 0.5 + 0.2
+    top_in = 0.15 + 0.19 * (heading.count("\n") + 1) + 0.36 + 0.2
     height = cell * rows * 1.25 + top_in + 0.2
     for _ in range(3):  # lay out; grow the figure if the heading and the box headers still touch
         fig = plt.figure(figsize=(width, height))
@@ -316,7 +316,11 @@ def plot_mse_vs_d(df: pd.DataFrame, paper: Optional[pd.DataFrame] = None, title:
 
     Args:
         df: :func:`ghostnas.analysis.redundancy.mse_vs_d` output.
-        paper: Paper rows (the recalled, UNVERIFIED values), drawn dashed in grey.
+        paper: The paper's Table 2 rows, which are *recalled, UNVERIFIED* values
+            (:data:`ghostnas.analysis.paper.PAPER_TABLE2_UNVERIFIED`); default None: not drawn.
+            Callers pass them only on an explicit request (``ghostnas similarity
+            --paper-unverified``); they are then drawn grey, dashed, with hollow markers, marked
+            UNVERIFIED in the legend and in a note under the axes -- never as a fact.
         title: Figure title.
         logy: Logarithmic MSE axis.
 
@@ -329,23 +333,26 @@ def plot_mse_vs_d(df: pd.DataFrame, paper: Optional[pd.DataFrame] = None, title:
     for k, (name, row) in enumerate(df.iterrows()):
         ax.plot([int(d) for d in row.index], row.values, marker=markers[k % len(markers)],
                 linestyle=styles[(k // 7) % len(styles)], color=OKABE_ITO_CYCLE[k % 7], label=str(name), linewidth=1.8)
-    if paper is not None:
+    if paper is not None and len(paper):
         for k, (name, row) in enumerate(paper.iterrows()):
-            ax.plot([int(d) for d in row.index], row.values, linestyle="--", marker="x", color="0.45",
-                    linewidth=1.0, label="paper Table 2 pairs (recalled, UNVERIFIED)" if k == 0 else None)
-            ax.annotate(str(name).split(" (")[0].replace("paper ", "paper "), (int(row.index[-1]), row.values[-1]),
-                        xytext=(5, 0), textcoords="offset points", fontsize=7, color="0.35", va="center")
+            pair = str(name).split(" (")[0].replace("paper ", "")
+            ax.plot([int(d) for d in row.index], row.values, linestyle="--", marker="osD"[k % 3],
+                    markerfacecolor="none", color="0.55", linewidth=1.0,
+                    label=f"UNVERIFIED paper Table 2, {pair} (recalled, not checked)")
+        fig.text(0.01, 0.01, "Grey dashed lines: the paper's Table 2 as recalled, UNVERIFIED against the paper "
+                 "(pretrained ResNet-50, normalisation unknown) - compare orders of magnitude, not digits.",
+                 fontsize=7.5, color="#7a3e00", va="bottom")
     ds = sorted({int(d) for d in df.columns})
     ax.set_xticks(ds)
     ax.set_xlabel("kernel size d of the single fitted filter (d×d)")
     ax.set_ylabel("MSE (maps min–max scaled to [0, 1])")
     if logy:
         ax.set_yscale("log")
-    ax.set_xlim(min(ds) - 0.5, max(ds) + 1.6)
+    ax.set_xlim(min(ds) - 0.5, max(ds) + 0.5)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04 if paper is not None else 0, 1, 1))
     return fig
 
 

@@ -21,7 +21,8 @@ AXES: dict[str, tuple[str, str, float]] = {
     "latency": ("latency (ms)", "latency_ms", 1.0), "accuracy": ("validation accuracy", "accuracy", 1.0)}
 
 #: The sense of every ghostnas objective (a study that says otherwise was not made by ghostnas).
-OBJECTIVE_SENSES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize"}
+OBJECTIVE_SENSES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", "latency": "minimize",
+                    "latency_pred": "minimize"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ __all__ = ["Reference", "hypervolume", "reference_point", "hypervolume_history",
            "outside_reference", "parse_reference", "CONSTRAINT_OF", "HV_DEFINITION"]
 
 #: The constraint that gives a cost objective's reference.
-CONSTRAINT_OF = {"macs": "macs_max", "params": "params_max", "latency": "latency_ms_max"}
+CONSTRAINT_OF = {"macs": "macs_max", "params": "params_max", "latency": "latency_ms_max",
+                 "latency_pred": "latency_pred_ms_max"}
 
 HV_DEFINITION = ("fraction of the box [reference accuracy, 1] x [0, reference cost] (per cost objective) dominated "
                  "by the feasible trained trials; accuracy as (1 - accuracy) / (1 - reference), costs divided by "
@@ -200,17 +201,17 @@ def reference_point(objectives: Sequence[str], config: Optional[Mapping[str, Any
         elif o in explicit:
             values[o], sources[o] = _checked(o, explicit[o], "[pareto] reference"), "[pareto] reference"
         elif o == "accuracy":
-            values[o], sources[o] = 0.0, "default (worst possible accuracy)"
+            values[o], sources[o] = 0.0, "default: the worst possible"
         elif o in CONSTRAINT_OF and constraints.get(CONSTRAINT_OF[o]) is not None:
             c = CONSTRAINT_OF[o]
             values[o], sources[o] = _checked(o, constraints[c], f"[constraints] {c}"), f"constraint {c}"
         elif o in ("macs", "params"):
             values[o], sources[o] = _space_max(o, config, num_classes)
-        elif o == "latency":
-            raise ValueError("no fixed hypervolume reference for latency: latency is measured, so no analytic "
-                             "maximum exists and one taken from the trials would change as the study grows; add "
-                             "[pareto] reference = {latency = MS} (or [constraints] latency_ms_max) to the study "
-                             "config, or pass --reference latency=MS")
+        elif o in ("latency", "latency_pred"):
+            raise ValueError(f"no fixed hypervolume reference for {o}: latency is measured (or predicted), so no "
+                             "analytic maximum exists and one taken from the trials would change as the study grows; "
+                             f"add [pareto] reference = {{{o} = MS}} (or [constraints] {CONSTRAINT_OF[o]}) to the "
+                             f"study config, or pass --reference {o}=MS")
         else:
             raise ValueError(f"no fixed hypervolume reference for objective {o!r}; pass --reference {o}=VALUE")
     return Reference(values, sources)
@@ -233,8 +234,8 @@ def reference_text(ref: Mapping[str, float], sources: Optional[Mapping[str, str]
     for o, v in ref.items():
         if o in ("macs", "params"):
             txt = f"{o} {v / 1e6:.4g}M"
-        elif o == "latency":
-            txt = f"latency {v:.4g} ms"
+        elif o in ("latency", "latency_pred"):
+            txt = f"{o} {v:.4g} ms"
         else:
             txt = f"{o} {v:.4g}"
         parts.append(txt + (f" ({sources[o]})" if o in sources else ""))

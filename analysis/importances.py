@@ -2,9 +2,10 @@
 
 Optuna's fANOVA evaluator on the trained feasible trials, once per objective (``target=`` the
 objective's value), repeated on ``repeats`` bootstrap resamples of those trials (resample ``k``
-drawn with a seeded RNG, fANOVA seed ``k``): each parameter's importance is the **mean ± sd** over
-the resamples, so the spread shows both the forest's randomness and how much the trials at hand
-support the ranking. Each resample's shares sum to 1, so the means do too.
+drawn with a seeded RNG, fANOVA seed ``k``, a forest of :data:`TREES_PER_RESAMPLE` trees): each
+parameter's importance is the **mean ± sd** over the resamples, so the spread shows both the
+forest's randomness and how much the trials at hand support the ranking. Each resample's shares
+sum to 1, so the means do too. Five 16-tree forests cost less than one of Optuna's default 64 trees.
 
 * Fewer than :data:`MIN_IMPORTANCE_TRIALS` trained feasible trials, no varying parameter, or a
   constant objective: no importance, a note says why.
@@ -22,8 +23,8 @@ from typing import Any, Optional, Sequence
 
 from .fronts import study_objectives
 
-__all__ = ["MIN_IMPORTANCE_TRIALS", "IMPORTANCE_WARN_TRIALS", "IMPORTANCE_REPEATS", "param_importances",
-           "importance_text"]
+__all__ = ["MIN_IMPORTANCE_TRIALS", "IMPORTANCE_WARN_TRIALS", "IMPORTANCE_REPEATS", "TREES_PER_RESAMPLE",
+           "param_importances", "importance_text"]
 
 #: Below this many trained feasible trials no importance is computed.
 MIN_IMPORTANCE_TRIALS = 5
@@ -31,6 +32,8 @@ MIN_IMPORTANCE_TRIALS = 5
 IMPORTANCE_WARN_TRIALS = 20
 #: Bootstrap resamples (fANOVA runs) per objective.
 IMPORTANCE_REPEATS = 5
+#: Trees of each resample's fANOVA forest.
+TREES_PER_RESAMPLE = 16
 
 
 def _trained_feasible(study: Any) -> list[Any]:
@@ -69,7 +72,7 @@ def _fanova(copy: Any, i: int, seed: int) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             imp = optuna.importance.get_param_importances(
-                copy, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed),
+                copy, evaluator=optuna.importance.FanovaImportanceEvaluator(n_trees=TREES_PER_RESAMPLE, seed=seed),
                 target=lambda t, i=i: t.values[i])
         msgs = [str(w.message) for w in caught if "too small" in str(w.message).lower()]
         if msgs:

@@ -29,7 +29,7 @@ __all__ = ["PAPER_CSV", "PAPER_TABLE2_UNVERIFIED", "paper_table", "paper_rows", 
 PAPER_CSV = "data/paper_cifar.csv"  # package resource of ghostnas.analysis
 
 # GhostNet paper Table 2 (MSE of the red/green/blue pairs of Figure 1 for d = 1, 3, 5, 7).
-# [recalled — UNVERIFIED]: see shared/reference/ghostnet-facts.md §1.4.
+# [recalled — UNVERIFIED]: no copy of the paper's Table 2 was available to check these values against.
 PAPER_TABLE2_UNVERIFIED = pd.DataFrame(
     {1: [4.0e-3, 25.0e-3, 12.1e-3], 3: [3.3e-3, 24.3e-3, 11.2e-3],
      5: [3.3e-3, 24.1e-3, 11.1e-3], 7: [3.2e-3, 23.9e-3, 11.0e-3]},
@@ -110,4 +110,5 @@ def paper_references(dataset: str, resolutions: Optional[Sequence[Any]]) -> tupl
         refs.append({"label": row["model"].replace(" d=3", ""), "macs": row["flops_m"] * 1e6,
                      "params": row["params_m"] * 1e6, "accuracy": row["acc"] / 100.0, "table": str(row["table"])})
     return refs, ("Stars: the paper's hand-made CIFAR-10 models (Tables 4-5, d=3; test accuracy after full "
-                  "training), study points are proxy validation accuracy.")
+                  "training; an arrow at the edge points to those beyond the axes), study points are proxy "
+                  "validation accuracy.")

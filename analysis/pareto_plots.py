@@ -209,31 +209,38 @@ def _span(values: Sequence[float], log: bool) -> tuple[float, float]:
 def _draw_references(ax: Any, refs: Sequence[dict], x: str, y: str, x_scale: float,
                      xlim: tuple[float, float], ylim: tuple[float, float], x_log: bool
                      ) -> tuple[list[tuple[str, tuple[float, float], dict]], list[str]]:
-    """Stars inside the limits, edge arrows outside; returns (label items, outside descriptions)."""
+    """Stars inside the limits; one arrow per side for those outside (numbers next to it).
+
+    Returns:
+        (label items, outside descriptions ``"1 VGG-16 (313, 93.6%)"``).
+    """
     items, outside = [], []
-    first_in = first_out = True
+    style = dict(fontsize=7, fontweight="bold", color="#7a4a00")
+    sides: dict[str, list[tuple[int, float, float]]] = {}
+    first = True
     for k, r in enumerate(refs):
         rx, ry = r[x] * x_scale, r[y]
-        inside = xlim[0] <= rx <= xlim[1] and ylim[0] <= ry <= ylim[1]
-        num = str(k + 1)
-        style = dict(fontsize=7, fontweight="bold", color="#7a4a00")
-        if inside:
+        if xlim[0] <= rx <= xlim[1] and ylim[0] <= ry <= ylim[1]:
             ax.scatter([rx], [ry], marker="*", s=130, color=OKABE_ITO["orange"], edgecolors="black",
-                       linewidths=0.4, zorder=5, label="paper's hand-made models (numbered)" if first_in else None)
-            first_in = False
-            items.append((num, (rx, ry), style))
+                       linewidths=0.4, zorder=5, label="paper's hand-made models (numbered)" if first else None)
+            first = False
+            items.append((str(k + 1), (rx, ry), style))
             continue
-        # clamp into the axes (fractions) and point the arrow the way the model lies
-        fx = _fraction(rx, xlim, x_log)
-        fy = _fraction(ry, ylim, False)
-        cx, cy = min(max(fx, 0.025), 0.975), min(max(fy, 0.04), 0.96)
-        marker = ">" if fx > 1 else "<" if fx < 0 else "^" if fy > 1 else "v"
-        ax.scatter([cx], [cy], marker=marker, s=70, color=OKABE_ITO["orange"], edgecolors="black",
-                   linewidths=0.4, zorder=5, transform=ax.transAxes, clip_on=False,
-                   label="paper model outside the axes (arrow at the edge)" if first_out else None)
-        first_out = False
-        items.append((num, _from_fraction(ax, cx, cy), style))
-        outside.append(f"{num} {r['label']} ({r[x] * x_scale:.4g}, {r[y]:.1%})")
+        fx, fy = _fraction(rx, xlim, x_log), _fraction(ry, ylim, False)
+        side = ">" if fx > 1 else "<" if fx < 0 else "^" if fy > 1 else "v"
+        sides.setdefault(side, []).append((k + 1, fx, fy))
+        outside.append(f"{k + 1} {r['label']} ({r[x] * x_scale:.4g}, {r[y]:.1%})")
+    for n, (side, members) in enumerate(sides.items()):
+        # clamp into the axes (fractions); several models beyond one side share one arrow
+        fx = min(max(sorted(m[1] for m in members)[len(members) // 2], 0.025), 0.975)
+        fy = min(max(sorted(m[2] for m in members)[len(members) // 2], 0.04), 0.96)
+        ax.scatter([fx], [fy], marker=side, s=80, color=OKABE_ITO["orange"], edgecolors="black", linewidths=0.4,
+                   zorder=5, transform=ax.transAxes, clip_on=False,
+                   label="paper model(s) beyond the axes (arrow at the edge)" if n == 0 else None)
+        nums = [m[0] for m in members]
+        text = (f"{nums[0]}–{nums[-1]}" if len(nums) > 2 and nums == list(range(nums[0], nums[-1] + 1))
+                else ",".join(map(str, nums)))
+        items.append((text, _from_fraction(ax, fx, fy), style))
     return items, outside
 
 
@@ -319,7 +326,9 @@ def front_figure(frame: Any, x: str = "macs", y: str = "accuracy", *, title: Opt
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=7, framealpha=0.85)
     _finish_with_note(fig, note)
-    trial_items = [(f"#{n}", p, dict(fontsize=7)) for n, p in zip(info.front, front_pts)] if labels else []
+    inside = [(n, p) for n, p in zip(info.front, front_pts)
+              if info.xlim[0] <= p[0] <= info.xlim[1] and info.ylim[0] <= p[1] <= info.ylim[1]]
+    trial_items = [(f"#{n}", p, dict(fontsize=7)) for n, p in inside] if labels else []
     hidden = place_labels(fig, ax, star_items + trial_items, avoid=front_pts + [i[1] for i in star_items],
                           force=len(star_items))
     info.hidden_labels = [h for h in hidden if h.startswith("#")]

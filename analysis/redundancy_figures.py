@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .style import MAP_CMAP, OKABE_ITO, OKABE_ITO_CYCLE, pyplot
 
@@ -159,6 +160,12 @@ def plot_similar_pairs(maps: torch.Tensor, images: torch.Tensor, pairs: Sequence
     return fig
 
 
+def _decades(values: pd.Series) -> float:
+    v = values.to_numpy(float)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(np.log10(v.max() / v.min())) if v.size else 0.0
+
+
 def plot_fit_mse(df: pd.DataFrame, panels: Sequence[tuple[str, str, str]], title: str = "") -> "plt.Figure":
     """MSE of the fitted d×d filter against d: one panel per ``(variant, column, y label)``.
 
@@ -184,6 +191,11 @@ def plot_fit_mse(df: pd.DataFrame, panels: Sequence[tuple[str, str, str]], title
         ax.set_xlabel("kernel size d of the single fitted filter (d×d)")
         ax.set_ylabel(ylabel, fontsize=8.5)
         ax.set_yscale("log")
+        # Plain-text tick labels: mathtext labels (the log default) are slow to lay out in SVG.
+        plain = FuncFormatter(lambda v, _: f"{v:.3g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain if _decades(sub[col]) < 1.0 else NullFormatter())
+        ax.tick_params(axis="y", which="minor", labelsize=7)
         ax.grid(True, which="both", alpha=0.3)
         ax.set_title(variant, fontsize=9)
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)

@@ -6,8 +6,9 @@ captures the named layers and writes, for each layer: the paper's Figure 1 (maps
 most similar pairs outlined), a channel×channel cosine heatmap, a histogram of each map's
 best-partner similarity, and for Ghost modules the paper's Figure 4 (intrinsic vs ghost maps).
 Across layers: linear and unbiased CKA heatmaps. For the top pairs: the MSE-versus-d
-least-squares table and plot (paper Table 2). Everything goes to one folder with a
-``summary.json``.
+least-squares table and plot (paper Table 2; the paper's recalled, UNVERIFIED values are listed,
+labelled, in the table, and plotted only with ``paper_unverified=True``). Everything goes to one
+folder with a ``summary.json``.
 """
 from __future__ import annotations
 
@@ -158,6 +159,7 @@ class _Run:
     ds: list[int]
     max_maps: int
     report: SimilarityReport
+    paper_unverified: bool = False
     mse_frames: list[pd.DataFrame] = field(default_factory=list)
 
     def table(self, name: str) -> Path:
@@ -253,10 +255,12 @@ def _mse(run: _Run) -> dict:
                 "normalisation unknown).\n\n")
         f.write(mse_table_markdown(mse))
     paper_cols = [d for d in run.ds if d in PAPER_TABLE2_UNVERIFIED.columns]
+    paper = PAPER_TABLE2_UNVERIFIED[paper_cols] if paper_cols and run.paper_unverified else None
     run.figure(figs.plot_mse_vs_d(
-        mse, PAPER_TABLE2_UNVERIFIED[paper_cols] if paper_cols else None,
-        title=f"MSE vs d of the least-squares d×d filter (paper Table 2 experiment)\n{run.tag}"), "mse_vs_d")
-    return {"mse_vs_d": {str(k): {str(d): float(v) for d, v in row.items()} for k, row in mse.iterrows()}}
+        mse, paper, title=f"MSE vs d of the least-squares d×d filter (paper Table 2 experiment)\n{run.tag}"),
+        "mse_vs_d")
+    return {"mse_vs_d": {str(k): {str(d): float(v) for d, v in row.items()} for k, row in mse.iterrows()},
+            "mse_vs_d_plots_unverified_paper_values": paper is not None}
 
 
 def write_similarity_report(model: str, layers: Sequence[str], data: str, out: Union[str, os.PathLike], *,
@@ -264,7 +268,7 @@ def write_similarity_report(model: str, layers: Sequence[str], data: str, out: U
                             data_dir: Optional[str] = None, download: bool = False, split: str = "train",
                             n: int = 64, top_k: int = 3, threshold: float = 0.9, image_index: int = 0,
                             resize: Optional[int] = None, seed: int = 0, ds: Sequence[int] = DEFAULT_DS,
-                            max_maps: int = 64, label: str = "") -> SimilarityReport:
+                            max_maps: int = 64, label: str = "", paper_unverified: bool = False) -> SimilarityReport:
     """Capture ``layers`` of a model on a random batch and write its redundancy figures and tables.
 
     Files in ``out``, per layer ``L`` (slugged): ``fig1_L``, ``channel_cosine_L``,
@@ -292,6 +296,8 @@ def write_similarity_report(model: str, layers: Sequence[str], data: str, out: U
         ds: Kernel sizes (odd) of the MSE-vs-d fit.
         max_maps: Maps drawn in the Figure-1 grid.
         label: Text added to figure titles (e.g. ``untrained``).
+        paper_unverified: Also plot the paper's Table 2 values in ``mse_vs_d`` -- recalled,
+            UNVERIFIED numbers, marked so; off by default (the markdown table lists them, labelled).
 
     Returns:
         The :class:`SimilarityReport` (written figures, tables and the summary).
@@ -322,7 +328,8 @@ def write_similarity_report(model: str, layers: Sequence[str], data: str, out: U
     report = SimilarityReport(out, summary={
         "model": model_name, "weights": None if weights is None else os.fspath(weights), "data": data, "batch": n,
         "threshold": threshold, "top_k": top_k, "label": label, "layers": {}})
-    run = _Run(out, tag, x_u8[image_index], image_index, top_k, threshold, ds, max_maps, report)
+    run = _Run(out, tag, x_u8[image_index], image_index, top_k, threshold, ds, max_maps, report,
+               paper_unverified=paper_unverified)
     for name in layers:
         report.summary["layers"][name] = _layer(run, name, all_feats[name])
     report.summary.update(_cka(run, all_feats))

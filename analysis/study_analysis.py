@@ -168,16 +168,20 @@ def _reference(objectives: list[str], cfg: dict, frame: Any, override: dict, nam
         raise ValueError(f"study {name!r}: {e}") from None
 
 
-def _start(study: Any, options: AnalysisOptions) -> StudyAnalysis:
-    """Check the study, read its trials and facts, fix the reference point (no file written yet)."""
+def _start(study: Any, options: AnalysisOptions, also: Sequence[str] = ()) -> StudyAnalysis:
+    """Check the study, read its trials and facts, fix the reference point (no file written yet).
+
+    ``also``: objectives of the compared studies (an explicit reference may name those too).
+    """
     from ghostnas.search.readers import pareto_trials
 
     objectives, directions, cfg, frame = _read(study)
     a = StudyAnalysis(study.study_name, objectives, directions, cfg, frame, options=options)
-    unknown = sorted(set(options.reference) - set(objectives))
+    unknown = sorted(set(options.reference) - set(objectives) - set(also))
     if unknown:
         raise ValueError(f"--reference names {', '.join(unknown)}, not an objective of study "
-                         f"{study.study_name!r} ({', '.join(objectives)})")
+                         f"{study.study_name!r} ({', '.join(objectives)})"
+                         + (" nor of the compared studies" if also else ""))
     if len(objectives) >= 2:
         a.reference = _reference(objectives, cfg, frame, options.reference, study.study_name)
     a.states = _states(frame)
@@ -319,18 +323,22 @@ def _comparison(a: StudyAnalysis, others: list[tuple[str, Any, tuple]], out: Pat
         a.captions[key] = (f"2-D fronts (accuracy vs {cost}) of {len(entries)} studies on one axes: faint markers are "
                            "each study's feasible trained trials, steps its front. Studies: "
                            + "; ".join(f"{lb} = study {e[5]}" for lb, e in zip(labels, entries)) + ".")
-    same = all(set(e[1]) == set(a.objectives) for e in entries)
+    same = all(set(a.objectives) <= set(e[1]) for e in entries)
     histories = []
     if len(a.objectives) < 2 or not same:
-        notes.append("hypervolume histories not compared: the studies' objectives differ ("
+        notes.append("hypervolume histories not compared: a study lacks some of the main study's objectives ("
                      + "; ".join(f"{lb}: {', '.join(e[1])}" for lb, e in zip(labels, entries)) + ")"
-                     if not same else "hypervolume histories not compared: single-objective studies")
+                     if len(a.objectives) >= 2 else "hypervolume histories not compared: single-objective study")
     else:
         for lb, e in zip(labels, entries):
+            if set(e[1]) != set(a.objectives):
+                notes.append(f"{lb}: hypervolume over {', '.join(a.objectives)} only (the main study's "
+                             f"objectives); its other objectives ({', '.join(sorted(set(e[1]) - set(a.objectives)))}) "
+                             "are left out")
             numbers, hv, _ = hypervolume_history(e[4], a.objectives, a.directions, a.reference)
             histories.append((lb, numbers, hv))
             try:
-                own = _reference(e[1], e[3], e[4], a.options.reference, e[5])
+                own = _reference(list(a.objectives), e[3], e[4], a.options.reference, e[5])
                 if own.values != a.reference.values:
                     notes.append(f"{lb}: its own fixed reference ({own.text()}) differs; every history uses "
                                  f"{labels[0]}'s")
@@ -393,8 +401,8 @@ def analyze_study(study: Any, out: str | Path, options: Optional[AnalysisOptions
             without a fixed hypervolume reference (the message says what to add).
     """
     options = options or AnalysisOptions()
-    a = _start(study, options)
     others = [(lab, st, _read(st)) for lab, st in compare]  # refuse bad studies before any file is written
+    a = _start(study, options, [o for _, _, r in others for o in r[0]])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _hypervolume_figure(a, out)

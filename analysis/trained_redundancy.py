@@ -169,10 +169,12 @@ def _fmt_ci(row: pd.Series, pct: bool) -> str:
 
 
 def _markdown(table: pd.DataFrame, stats: list[str], notes: dict, models: list[str]) -> str:
+    short = {"mean_best_cos": "mean best-partner cos", "frac_dead": "share of maps zero"}
     head = ["layer", "maps, H×W"]
     for s in stats:
         for m in models:
-            head.append(f"{s} ({m})")
+            name = f"share with a partner ≥ {s[len('frac_ge_'):]}" if s.startswith("frac_ge_") else short.get(s, s)
+            head.append(f"{name} ({m})")
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---|" * (len(head) - 2)]
     for layer in dict.fromkeys(table["layer"]):
         cells = [f"`{layer}`", notes[layer]]

@@ -52,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ds", default="1,3,5,7", help="kernel sizes of the MSE-vs-d fit (default 1,3,5,7)")
     p.add_argument("--max-maps", type=int, default=64, help="maps drawn in the Figure-1 grid (default 64)")
     p.add_argument("--label", default="", help="text added to figure titles (e.g. 'untrained')")
+    p.add_argument("--paper-unverified", action="store_true",
+                   help="also plot the paper's Table 2 MSE values in mse_vs_d.png: recalled from memory, "
+                        "UNVERIFIED against the paper, drawn marked as such (default: table only)")
     p.add_argument("--out", help="output directory")
     p.set_defaults(func=run)
 
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         model, args.layer, args.data, args.out, weights=args.weights, cka_layers=args.cka_layer,
         data_dir=args.data_dir, download=args.download, split=args.split, n=args.n, top_k=args.top_k,
         threshold=args.threshold, image_index=args.image_index, resize=args.resize, seed=args.seed, ds=ds,
-        max_maps=args.max_maps, label=args.label)
+        max_maps=args.max_maps, label=args.label, paper_unverified=args.paper_unverified)
     for name, info in report.summary["layers"].items():
         extra = (f", intrinsic→own-ghost cosine mean {info['intrinsic_ghost_cosine_mean']:.3f}"
                  if "intrinsic_ghost_cosine_mean" in info else "")

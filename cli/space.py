@@ -1,4 +1,5 @@
-"""``ghostnas space show FILE|NAME``: a space's axes and cardinality."""
+"""``ghostnas space show FILE|NAME``: a space's effective axes (``extends`` resolved, equivalent
+choices merged) and its cardinality (distinct architectures); ``--toml`` prints the effective spec."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = ssub.add_parser("show", help="print a space's axes, choices, default point and cardinality")
     show.add_argument("space", help="a .toml file or a shipped space name (ghostnet, ghostnet_cifar, ...)")
     show.add_argument("--default-json", action="store_true", help="also print the default architecture as JSON")
+    show.add_argument("--toml", action="store_true",
+                      help="also print the effective space (its extends chain resolved) as TOML")
     show.set_defaults(func=run_show)
     ls = ssub.add_parser("list", help="list the shipped spaces")
     ls.set_defaults(func=run_list)
@@ -21,6 +24,9 @@ def run_show(args: argparse.Namespace) -> int:
 
     space = load_space(args.space)
     print(space.describe())
+    if args.toml:
+        print("\n# effective space" + (f" ({space.name} extends {' <- '.join(space.extends)})" if space.extends else ""))
+        print(space.to_toml(), end="")
     if args.default_json:
         d = space.default()
         print(json.dumps({"id": d.id, **d.to_dict()}, indent=1))

@@ -202,6 +202,9 @@ def display_frame(df: "Any", objectives: list[str]) -> "Any":
         out["train_s"] = [fmt(v, ".1f") for v in df["train_s"]]
     if "fail_reason" in df.columns:
         out["fail_reason"] = df["fail_reason"].fillna("")
+    for c in ("prefilter", "early_stop"):  # only in studies with [prefilter] / [early_stopping]
+        if c in df.columns and df[c].notna().any():
+            out[c] = df[c].fillna("")
     return out
 
 

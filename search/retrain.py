@@ -62,7 +62,9 @@ class RetrainResult:
     metrics: Path
 
 
-def _arch(arch_spec: str, num_classes: int, image_size: int) -> ArchConfig:
+def _arch(arch_spec: str, num_classes: int, resolution: Optional[int], image_size: int) -> ArchConfig:
+    """The architecture to train, with the resolution it trains at: ``resolution`` (the fidelity's),
+    else the file's, else the data's image size."""
     p = Path(arch_spec)
     if not (p.is_file() or p.is_dir() or arch_spec in list_models()):
         raise ConfigError(f"--arch {arch_spec!r} is neither an architecture JSON file nor a registry model "
@@ -70,7 +72,7 @@ def _arch(arch_spec: str, num_classes: int, image_size: int) -> ArchConfig:
     spec = resolve_model(arch_spec, num_classes=num_classes)
     if spec.config.num_classes != num_classes:  # a run folder keeps its own classes
         spec = replace(spec, config=replace(spec.config, num_classes=num_classes))
-    return ArchConfig(spec.config, spec.resolution or image_size)
+    return ArchConfig(spec.config, resolution or spec.resolution or image_size)
 
 
 def _test_data(dataset: str, eval_data: Optional[str], train: ImageData, data_dir: Optional[str],
@@ -91,9 +93,6 @@ def _test_data(dataset: str, eval_data: Optional[str], train: ImageData, data_di
     if test.num_classes != train.num_classes:
         raise ConfigError(f"test set {spec} has {test.num_classes} classes but the training data {dataset} has "
                           f"{train.num_classes}")
-    if tuple(test.x.shape[1:]) != tuple(train.x.shape[1:]) and test.image_size != train.image_size:
-        log.info("test images are %dx%d, training images %dx%d: both are resized to the training resolution",
-                 test.image_size, test.image_size, train.image_size, train.image_size)
     return replace(test, mean=train.mean, std=train.std)
 
 
@@ -129,7 +128,7 @@ def train_architecture(arch_spec: str, dataset: str, out: str | Path, overrides:
         raise ConfigError("--eval-data gives the test set of --eval-split test; add --eval-split test")
     data = load_dataset(dataset, data_dir, download)
     fid = Fidelity.from_dict(apply_overrides({}, overrides))
-    arch = _arch(arch_spec, data.num_classes, fid.resolution or data.image_size)
+    arch = _arch(arch_spec, data.num_classes, fid.resolution, data.image_size)
     if fid.resolution is None and arch.resolution != data.image_size:
         fid = replace(fid, resolution=arch.resolution)
     out = ensure_writable_dir(out)

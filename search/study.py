@@ -281,6 +281,10 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
             c = _counts(study)
             if c["complete"] >= cfg.n_trials:
                 break
+            if c["complete"] >= objective.space.cardinality:
+                log.warning("study %s: all %d architectures of the space are evaluated; stopping below "
+                            "n_trials=%d", cfg.name, c["complete"], cfg.n_trials)
+                break
             if c["reused"] > max(50, 5 * cfg.n_trials):
                 log.warning("study %s: the sampler keeps proposing architectures already evaluated (%d repeats); "
                             "the space looks exhausted at %d distinct architectures: stopping", cfg.name,

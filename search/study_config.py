@@ -24,7 +24,8 @@ OBJECTIVES = {"accuracy": "maximize", "macs": "minimize", "params": "minimize", 
 SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "gp", "grid")
 PRUNERS = ("none", "median", "hyperband")
 _TOP = {"name", "space", "seed", "objectives", "data", "fidelity", "constraints", "sampler", "pruner",
-        "study", "latency", "description", "prefilter", "early_stopping"}
+        "study", "latency", "description", "prefilter", "early_stopping", "pareto"}
+_PARETO = {"reference"}  # [pareto] reference = {macs = 2e6, accuracy = 0.0}: the fixed hypervolume reference
 _DATA = {"dataset", "data_dir", "download"}
 _STUDY = {"name", "n_trials", "storage", "run_dir", "workers", "device", "threads", "heartbeat_interval",
           "grace_period", "allow_setup_change"}
@@ -34,6 +35,18 @@ _CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max", "latency_pred_ms_max
 # whose layers seed the latency_pred table (ghostnas.space.latency_predictor).
 _LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time", "backend", "precision", "clock",
             "predictor_samples"}
+
+
+def _check_pareto(pareto: Any, objectives: list) -> None:
+    """``[pareto] reference``: one number per objective of the study (accuracy in [0, 1), costs > 0)."""
+    check_keys(pareto, _PARETO, "[pareto]")
+    ref = pareto.get("reference", {})
+    check_keys(ref, objectives, "[pareto] reference (the study's objectives)")
+    for k, v in ref.items():
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (0 <= v < 1 if k == "accuracy" else v > 0)
+        if not ok:
+            raise ConfigError(f"[pareto] reference {k} = {v!r} is not allowed; expected "
+                              + ("an accuracy in [0, 1)" if k == "accuracy" else "a number > 0"))
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,7 @@ class StudyConfig:
                 raise ConfigError(f"[study] {k} = {v!r} is not allowed; expected an integer >= 1")
         latency = dict(raw.get("latency", {}))
         check_keys(latency, _LATENCY, "[latency]")
+        _check_pareto(raw.get("pareto", {}), objectives)
         if "backend" in latency or "precision" in latency:
             from ghostnas.space.backends import check_backend
             try:

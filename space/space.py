@@ -171,8 +171,17 @@ class SearchSpace:
     define-by-run), :meth:`sample`, :meth:`grid`, :meth:`default`, :meth:`config_from_params`.
     """
 
-    def __init__(self, spec: dict[str, Any], num_classes: Optional[int] = None) -> None:
+    def __init__(self, spec: dict[str, Any], num_classes: Optional[int] = None, merge: bool = True) -> None:
+        """Build and validate a space.
+
+        Args:
+            spec: The space spec (a parsed space TOML; ``extends`` resolved from the working folder).
+            num_classes: Override the spec's ``num_classes`` (the data's classes).
+            merge: Merge equivalent choices (module docs); ``False`` keeps every written choice
+                (diagnostics and tests: it builds the same configs).
+        """
         spec = dict(spec)
+        self._merge = merge
         #: The spaces this one extends, nearest first (``load_space`` / an inline ``extends``).
         self.extends: list[str] = []
         if "extends" in spec:  # an inline spec: relative paths are relative to the working folder
@@ -314,6 +323,7 @@ class SearchSpace:
         self._n_distinct: dict[tuple[str, int], int] = {}
         if self.family != "ghostnet":
             return
+        merge = self._merge
         for i, st in enumerate(self.stages):
             depths = st["axes"]["depth"]
             for kind in _STAGE_AXES:
@@ -333,7 +343,7 @@ class SearchSpace:
                 kept = tuple(v for j, v in enumerate(axis.choices) if j in keep)
                 for d in depths:
                     self._n_distinct[(name, d)] = len({self._stage_rows(i, name, v, d) for v in kept})
-                if merged:
+                if merged and merge:
                     self._aliases[name] = {v: rep for v, rep in merged}
                     self._axis[name] = Axis(name, kept, tuple(merged), axis.choices)
         self.axes = [self._axis[a.name] for a in self.axes]

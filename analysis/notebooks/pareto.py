@@ -76,7 +76,8 @@ data = cfg.get("data", {}).get("dataset", "unknown")
 res = cfg.get("space", {}).get("global", {}).get("resolution") if isinstance(cfg.get("space"), dict) else None
 refs, ref_note = paper_references(data, None if res is None else (res if isinstance(res, list) else [res]))
 print(ref_note)
-files = plot_front(df, os.path.join(OUT, "front_macs"), x="macs", y="accuracy", references=refs, x_log=bool(refs),
+# The study's own trials fill the axes; paper models beyond them are arrows at the edge.
+files = plot_front(df, os.path.join(OUT, "front_macs"), x="macs", y="accuracy", references=refs,
                    budget=cfg.get("constraints", {}).get("macs_max"), note=ref_note,
                    title=f"{STUDY}: accuracy vs MACs ({data})")
 print("Pareto-optimal trials:", list(pareto["number"]) if len(pareto) else [])
@@ -89,29 +90,34 @@ display(Image(filename=str(files[0])))
 
 # %% [markdown]
 # ## Hypervolume history
-# Reference point: accuracy 0 and 1.1 × the largest feasible value of each cost objective; costs
-# are divided by their reference, so the hypervolume is a fraction of that box (0 to 1).
+# The reference point is fixed, never taken from the trials: the study config's `[pareto] reference`,
+# else its constraints (accuracy 0), else the search space's analytic maximum MACs / params
+# (latency needs `[pareto] reference`). Accuracy enters as (1 − acc) / (1 − ref) and costs divided by
+# their reference, so the hypervolume is a fraction of that box (0 to 1) and studies with the same
+# reference compare.
 
 # %%
 if len(objectives) >= 2:
-    numbers, hv, ref = hypervolume_history(df, objectives, directions)
-    assert ref == reference_point(df, objectives, directions)
+    ref = reference_point(objectives, cfg)
+    numbers, hv, _ = hypervolume_history(df, objectives, directions, ref)
     assert all(b >= a - 1e-12 for a, b in zip(hv, hv[1:])), "hypervolume never decreases"
-    print("reference point:", ref)
+    print("reference point:", ref.text())
     print(pd.DataFrame({"trial": numbers, "hypervolume": hv}).tail().to_string(index=False))
 else:
     print("one objective: no hypervolume")
 
 # %% [markdown]
 # ## Parameter importances
-# Optuna's fANOVA (seed 0), one target per objective, on the trained feasible trials; with too
-# few trials a note says so instead.
+# Optuna's fANOVA, one target per objective, on the trained feasible trials, as mean ± sd over
+# bootstrap resamples of the trials; below 20 trials they carry a warning, below 5 a note says
+# why there are none.
 
 # %%
 imps = param_importances(study, objectives)
 for o, r in imps.items():
     if "importances" in r:
-        top = sorted(r["importances"].items(), key=lambda kv: -kv[1])[:5]
-        print(f"{o}: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
+        top = list(r["importances"])[:5]
+        print(f"{o}: " + ", ".join(f"{k} {r['importances'][k]:.2f} ± {r['sd'][k]:.2f}" for k in top)
+              + (f"  [{r['warning']}]" if "warning" in r else ""))
     else:
         print(f"{o}: {r['note']}")

@@ -7,7 +7,7 @@ parallel `ghostnas ablate` processes over one run cache, then writes the ablatio
 it writes goes under --out (log, plan.json, run cache, table, summary, figure).
 
     python experiments/gpu/plan_and_run.py --out $OUT --data ../shared/data/cifar10/train.npz
-    python experiments/gpu/plan_and_run.py --out /tmp/dry --dry-run      # tiny CPU check of the pipeline
+    python experiments/gpu/plan_and_run.py --out runs/gpu-dry --dry-run   # tiny CPU check of the pipeline
 """
 from __future__ import annotations
 

@@ -87,16 +87,16 @@ def test_hypervolume_history_reference_and_monotone(tmp_path):
     study = make_study(tmp_path / "s.journal", n=15, macs_max=1_500_000)
     df = trials_frame(study)
     objs, dirs = ["accuracy", "macs"], ["maximize", "minimize"]
-    ref = reference_point(df, objs, dirs)
+    ref = reference_point(objs, study.user_attrs["ghostnas_config"])
     feasible_trained = [t for t in study.trials if not t.user_attrs.get("rejected")]
-    assert ref["accuracy"] == 0.0
-    assert ref["macs"] == pytest.approx(1.1 * max(t.user_attrs["macs"] for t in feasible_trained))
-    numbers, hv, _ = hypervolume_history(df, objs, dirs)
+    assert ref.values == {"accuracy": 0.0, "macs": 1_500_000.0}  # the budget, not the trials
+    assert ref.sources["macs"] == "constraint macs_max"
+    numbers, hv, _ = hypervolume_history(df, objs, dirs, ref)
     assert numbers == sorted(t.number for t in feasible_trained)
     assert all(b >= a - 1e-12 for a, b in zip(hv, hv[1:])) and 0 < hv[-1] < 1
     # The last value is the hypervolume of all feasible points, normalised by hand.
-    pts = [[-t.values[0], t.values[1] / ref["macs"]] for t in feasible_trained]
-    assert hv[-1] == pytest.approx(hypervolume(pts, [0, 1]))
+    pts = [[1 - t.values[0], t.values[1] / ref["macs"]] for t in feasible_trained]
+    assert hv[-1] == pytest.approx(hypervolume(pts, [1, 1]))
 
 
 # ------------------------------------------------------------------------- references
@@ -120,10 +120,11 @@ def test_paper_references_only_for_cifar10_at_32px():
 
 def test_importances_per_objective_and_too_few_trials(tmp_path):
     study = make_study(tmp_path / "a.journal", objectives=("accuracy", "macs", "latency"), n=14)
-    imp = param_importances(study)
+    imp = param_importances(study, repeats=2)
     assert set(imp) == {"accuracy", "macs", "latency"}
     for o in imp:
         assert sum(imp[o]["importances"].values()) == pytest.approx(1.0)
+        assert set(imp[o]["sd"]) == set(imp[o]["importances"]) and "warning" in imp[o]  # 14 < 20 trials
     # width drives MACs by construction
     assert max(imp["macs"]["importances"], key=imp["macs"]["importances"].get) == "width"
     few = make_study(tmp_path / "b.journal", n=MIN_IMPORTANCE_TRIALS - 1, name="few")
@@ -139,6 +140,10 @@ def test_pareto_cli_three_objectives_on_cifar_draws_paper_models(tmp_path, capsy
     make_study(j, objectives=("accuracy", "macs", "latency"), dataset="cifar10", n=14, macs_max=1_500_000)
     out = tmp_path / "out"
     rc, text, err = run_cli(["pareto", "--storage", str(j), "--study", "syn", "--out", str(out)], capsys)
+    assert rc == 2 and "no fixed hypervolume reference for latency" in err and "[pareto] reference" in err
+    assert not list(out.glob("*"))  # refused before writing any file
+    rc, text, err = run_cli(["pareto", "--storage", str(j), "--study", "syn", "--out", str(out),
+                             "--reference", "latency=10", "--importance-repeats", "2"], capsys)
     assert rc == 0, err
     for stem in ("front_macs", "front_latency", "front_3obj", "hypervolume", "importances"):
         for ext in ("png", "svg"):
@@ -146,6 +151,11 @@ def test_pareto_cli_three_objectives_on_cifar_draws_paper_models(tmp_path, capsy
     assert not (out / "front_params.png").exists()
     info = json.loads((out / "analysis.json").read_text())
     assert len(info["references"]) == 7 and info["reference_note"].startswith("Stars:")
+    assert info["hypervolume"]["reference"] == {"accuracy": 0.0, "macs": 1_500_000.0, "latency": 10.0}
+    assert info["hypervolume"]["reference_sources"]["latency"] == "--reference"
+    assert "latency 10 ms (--reference)" in info["captions"]["hypervolume"]
+    # the study's own trials fill the axes: the paper's models (63M-313M MACs) are arrows at the edge
+    assert "Paper models outside the axes" in info["captions"]["front_macs"]
     assert set(info["importances"]) == {"accuracy", "macs", "latency"}
     assert info["states"]["of COMPLETE: rejected by budget"] > 0
     svg = (out / "front_macs.svg").read_text()
@@ -165,7 +175,8 @@ def test_pareto_on_digits_says_no_comparable_reference(tmp_path, capsys):
     j = tmp_path / "d.journal"
     make_study(j, objectives=("accuracy", "params"), n=8)
     out = tmp_path / "o"
-    rc, text, err = run_cli(["pareto", "--storage", f"journal:{j}", "--study", "syn", "--out", str(out)], capsys)
+    rc, text, err = run_cli(["pareto", "--storage", f"journal:{j}", "--study", "syn", "--out", str(out),
+                             "--importance-repeats", "1"], capsys)
     assert rc == 0, err
     svg = (out / "front_macs.svg").read_text()
     assert "No comparable hand-made reference" in svg and "VGG" not in svg and "ImageNet" in svg
@@ -191,7 +202,8 @@ def test_report_html_is_self_contained(tmp_path, capsys):
     j = tmp_path / "f.journal"
     study = make_study(j, objectives=("accuracy", "macs"), n=10, macs_max=1_400_000)
     out = tmp_path / "rep"
-    rc, text, err = run_cli(["report", "--storage", str(j), "--study", "syn", "--out", str(out)], capsys)
+    rc, text, err = run_cli(["report", "--storage", str(j), "--study", "syn", "--out", str(out),
+                             "--importance-repeats", "2"], capsys)
     assert rc == 0, err
     html = (out / "report.html").read_text()
     assert "<script" not in html.lower() and "<link" not in html.lower()

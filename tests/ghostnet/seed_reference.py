@@ -1,7 +1,7 @@
 """The seed document's reference modules, verbatim in behaviour (``../shared/seed/``).
 
 ``_make_divisible`` and ``hard_sigmoid`` are not in the seed text; they are the official
-release's helpers (ghostnet-facts.md §2.3).
+release's helpers.
 """
 import math
 

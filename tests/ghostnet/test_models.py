@@ -53,7 +53,7 @@ def test_ghostnet_100_structure():
     assert create_model("ghostnet_100", num_classes=10)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
 
 
-# (params, MACs in M) at 32x32: ghostnet-facts.md §1.5–1.7, each within 0.5%.
+# (params, MACs in M) at 32x32: the paper's Tables 3–5 (via the Paperspace blog reproduction), each within 0.5%.
 CIFAR_NUMBERS = [
     ("vgg16_cifar", {}, 14.991, 313.5),
     ("ghost_vgg16_cifar", dict(ratio=2), 7.651, 158.7),

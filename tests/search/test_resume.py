@@ -46,11 +46,11 @@ def test_a_repeated_architecture_is_reused_and_not_counted(tmp_path, tiny_config
     study = run_worker(StudyConfig.from_dict(raw))
     archs, counted = _distinct_archs(study)
     assert len(counted) == 2 and len(archs) == 2
-    raw["study"]["n_trials"] = 3  # impossible: only two architectures exist
+    raw["study"]["n_trials"] = 3  # impossible: only two architectures exist; the study stops, trains nothing new
     study = run_worker(StudyConfig.from_dict(raw))
     archs, counted = _distinct_archs(study)
     reused = [t for t in study.trials if t.user_attrs.get("reused_from") is not None]
-    assert len(archs) == 2 and reused
+    assert len(archs) == 2 and len(counted) == 2
     assert all("train_s" not in t.user_attrs or t.user_attrs["train_s"] ==
                study.trials[t.user_attrs["reused_from"]].user_attrs["train_s"] for t in reused)
 

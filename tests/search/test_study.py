@@ -59,7 +59,7 @@ def test_single_objective_with_median_pruner_in_memory(tmp_path, tiny_config):
                                                                 "n_warmup_steps": 0},
                       fidelity={"epochs": 2}, study={"n_trials": 4, "storage": "memory"})
     study = run_worker(StudyConfig.from_dict(raw))
-    done = completed(study)
+    done = [t for t in completed(study) if t.user_attrs.get("reused_from") is None]  # repeats do not count
     assert len(done) == 4
     assert all(len(t.intermediate_values) == 2 for t in done)
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]

@@ -1,13 +1,24 @@
 """Search-efficiency benchmark (issue "Can the proxy be trusted?", item 5): hypervolume against training compute.
 
-Methods (each run for the same training-compute budget per dataset, seeds 0-4):
+Methods (seeds 0-4; each a real Optuna study through ghostnas.search.objective.TrialObjective):
   random, tpe, nsga2 (population sized to the study), and the suite's cheaper searches on TPE:
-  prefilter (synflow, 8 candidates), mo-asha (min_epochs 1, eta 3) and prefilter+mo-asha.
+  prefilter (synflow, 8 candidates, select = within_cost), mo-asha (min_epochs 1, eta 3),
+  prefilter+mo-asha, and on digits also prefilter-max (the plain argmax rule).
+Every method runs until N architectures are fully trained (the study's n_trials); MO-ASHA's stopped
+trials come on top, and the compute axis says what each method spent.
 
-Compute = core-seconds: per trial, CPU time of its training (``train_cpu_s``: process CPU time, 1 torch
-thread; for an early-stopped trial, up to its stop) plus the pre-filter's scoring (``prefilter.cpu_s``).
-Process CPU time, not wall time x threads: this machine's 2 cores are shared with other jobs, which
-inflates wall time by 2-6x unevenly across runs; CPU time is what the search itself consumed.
+Compute = core-seconds: per trial, the CPU time of its training epochs (1 torch thread), of the
+validations the method needs (after the last epoch; MO-ASHA also at each rung), and of the
+pre-filter's scoring (``prefilter.cpu_s``). Sampler time is not counted.
+
+Training cache. Training is deterministic on CPU for a fixed seed, thread count and setup, and the
+methods of one seed share many architectures (random, TPE, MO-ASHA and NSGA-II start from the same
+seeded random points). Each (dataset, seed, architecture) is therefore trained once, epoch by epoch
+with per-epoch CPU times, in ``train_cache.jsonl``; a later trial of the same architecture replays the
+recorded epochs through the trial's ``report`` callback (so MO-ASHA decides on the same numbers) and
+is charged the recorded CPU time of the epochs it needed. A stopped trial caches only the epochs it
+ran; a later trial that needs more retrains from scratch. Charges are thus what each method would
+have spent, whatever the cache saved.
 
 Hypervolume: of the feasible, fully trained trials (COMPLETE, not rejected, not reused; early-stopped
 trials are PRUNED and add nothing), points (1 - accuracy, MACs/1e6) minimised against the fixed
@@ -36,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 RUNS = HERE / "runs"              # journals (git-ignored)
 TRIALS = HERE / "trials.jsonl"    # one line per finished run: every trial's record
+CACHE = HERE / "train_cache.jsonl"
 THREADS = 1
 SEEDS = (0, 1, 2, 3, 4)
 GRID = 200                        # points of the common compute grid
@@ -44,26 +56,26 @@ GRID = 200                        # points of the common compute grid
 DIGITS = {
     "space": "ghostnet_cifar", "objectives": ["accuracy", "macs"], "data": {"dataset": "digits"},
     "fidelity": {"epochs": 3, "fraction": 1.0, "val_fraction": 0.2, "batch_size": 64, "optimizer": "adamw",
-                 "lr": 0.004, "weight_decay": 0.01, "schedule": "onecycle", "label_smoothing": 0.05, "eval_every": 3},
+                 "lr": 0.004, "weight_decay": 0.01, "schedule": "onecycle", "label_smoothing": 0.05, "eval_every": 1},
     "constraints": {"macs_max": 1_000_000},
 }
 # CIFAR-10 subset: 2,450 training images (5% of the 49,000 left after 1,000 validation images), width 0.25.
 CIFAR = {
     "space": "ghostnet_cifar@width=0.25", "objectives": ["accuracy", "macs"],
-    "data": {"dataset": f"npz:{(ROOT.parent / 'shared/data/cifar10/train.npz')}"},
+    "data": {"dataset": "npz:../shared/data/cifar10/train.npz"},  # relative to the repository root (cwd)
     "fidelity": {"epochs": 3, "fraction": 0.05, "val_size": 1000, "batch_size": 128, "optimizer": "sgd", "lr": 0.05,
-                 "nesterov": True, "weight_decay": 5e-4, "schedule": "onecycle", "eval_every": 3},
+                 "nesterov": True, "weight_decay": 5e-4, "schedule": "onecycle", "eval_every": 1},
     "constraints": {"macs_max": 700_000},
 }
-# Training-compute budget per run (core-seconds) and the trial count the samplers are sized for.
-DATASETS = {"digits": {"base": DIGITS, "budget_s": 30.0, "expected_trials": 16},
-            "cifar10": {"base": CIFAR, "budget_s": 40.0, "expected_trials": 16}}
+# Fully trained architectures per run (n_trials). Every run validates each epoch (eval_every = 1, one
+# training setup, so one cache); a method that validates only after the last epoch is charged only that.
+DATASETS = {"digits": {"base": DIGITS, "n_trials": 10}, "cifar10": {"base": CIFAR, "n_trials": 10}}
 # select = "within_cost": the sampler picks where on the MACs axis to look, synflow the best-scored candidate
 # no costlier than that (synflow alone tracks size: Spearman 0.81 with MACs over this space).
 PREFILTER = {"proxy": "synflow", "candidates": 8, "select": "within_cost"}
 EARLY = {"method": "mo-asha", "min_epochs": 1, "eta": 3}
 METHODS = ("random", "tpe", "nsga2", "prefilter", "mo-asha", "prefilter+mo-asha")
-EXTRA = ("prefilter-max",)  # the plain argmax rule, for comparison (run after the others)
+EXTRA = ("prefilter-max",)  # the plain argmax rule, for comparison (digits only)
 
 
 def space_spec(name: str) -> dict:
@@ -82,32 +94,110 @@ def method_config(dataset: str, method: str, seed: int, run_dir: Path) -> dict:
     raw["space"] = space_spec(raw["space"])
     raw.update({"name": f"{dataset}-{method}-s{seed}", "seed": seed})
     sampler = {"random": "random", "nsga2": "nsga2"}.get(method, "tpe")
-    raw["sampler"] = {"name": sampler}
-    if sampler == "nsga2":  # sized to the study: a quarter of the trials the budget buys (>= 4)
-        raw["sampler"]["population_size"] = max(4, d["expected_trials"] // 4)
+    raw["sampler"] = {"name": sampler}  # nsga2: population = n_trials // 4 (>= 4), search.samplers
     if "prefilter" in method:
         raw["prefilter"] = dict(PREFILTER, select="max") if method == "prefilter-max" else dict(PREFILTER)
     if "mo-asha" in method:
         raw["early_stopping"] = dict(EARLY)
-        raw["fidelity"] = {**raw["fidelity"], "eval_every": 1}  # validate at the rung
-    raw["study"] = {"n_trials": 100_000, "run_dir": str(run_dir), "threads": THREADS, "device": "cpu"}
+    raw["study"] = {"n_trials": d["n_trials"], "run_dir": str(run_dir), "threads": THREADS, "device": "cpu"}
     return raw
 
 
-def trial_compute(ua: dict) -> float:
-    pf = ua.get("prefilter") or {}
-    if ua.get("reused_from") is not None or ua.get("rejected"):
-        return float(pf.get("cpu_s", 0.0))
-    return float(ua.get("train_cpu_s", 0.0)) + float(pf.get("cpu_s", 0.0))
+# ------------------------------------------------------------------ the training cache
+
+class TrainCache:
+    """Per (dataset, seed, architecture): the validation curve and per-epoch CPU seconds (training
+    steps, validation), persisted in CACHE. Installed by patching the objective's ``train_proxy``."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict] = {}
+        if CACHE.is_file():
+            for line in CACHE.read_text().splitlines():
+                if line.strip():
+                    e = json.loads(line)
+                    if len(e["curve"]) >= len(self.entries.get(e["key"], {}).get("curve", [])):
+                        self.entries[e["key"]] = e
+        self.arch = None          # the architecture the objective built last
+        self.key_prefix = ""      # dataset:seed of the running study
+        self.eval_at: set[int] = set()
+        self.charged = {"train_cpu_s": 0.0, "eval_cpu_s": 0.0, "epochs": 0, "evals": 0, "trained_s": 0.0}
+        self._eval_cpu = 0.0
+
+    def install(self) -> None:
+        import ghostnas.search.objective as obj
+        import ghostnas.search.train as tr
+
+        real_build, real_train, real_eval = obj.build_arch, obj.train_proxy, tr.evaluate
+
+        def build(arch):
+            self.arch = arch
+            return real_build(arch)
+
+        def evaluate(*a, **k):
+            c0 = time.process_time()
+            try:
+                return real_eval(*a, **k)
+            finally:
+                self._eval_cpu += time.process_time() - c0
+
+        def train(model, train_data, val, fidelity, seed=0, device="auto", report=None):
+            return self.train(real_train, model, train_data, val, fidelity, seed, device, report)
+
+        obj.build_arch, obj.train_proxy, tr.evaluate = build, train, evaluate
+
+    def _charge(self, entry: dict, epoch: int) -> None:
+        self.charged["train_cpu_s"] += entry["train_cpu"][epoch]
+        self.charged["epochs"] += 1
+        if epoch in self.eval_at:
+            self.charged["eval_cpu_s"] += entry["eval_cpu"][epoch]
+            self.charged["evals"] += 1
+
+    def train(self, real_train, model, train_data, val, fidelity, seed, device, report):
+        from ghostnas.search.train import TrainResult
+
+        key = f"{self.key_prefix}:{self.arch.id}"
+        entry = self.entries.get(key)
+        done = 0
+        if entry is not None:
+            for e, acc in enumerate(entry["curve"]):
+                self._charge(entry, e)
+                if report is not None:
+                    report(e, acc)          # may raise TrialPruned: MO-ASHA decides on the recorded numbers
+                done = e + 1
+            if done == fidelity.epochs:
+                return TrainResult(val_acc=entry["curve"][-1], curve=list(entry["curve"]), epochs=done,
+                                   device="cpu (cached)")
+        new = {"key": key, "arch_id": self.arch.id, "macs": None, "curve": [], "train_cpu": [], "eval_cpu": []}
+        last = [time.process_time(), self._eval_cpu]
+        t0 = time.process_time()
+
+        def recording(e: int, acc: float) -> None:
+            now, ev = time.process_time(), self._eval_cpu
+            new["curve"].append(acc)
+            new["eval_cpu"].append(round(ev - last[1], 4))
+            new["train_cpu"].append(round(now - last[0] - (ev - last[1]), 4))
+            last[0], last[1] = now, ev
+            if e >= done:               # epochs already replayed from the cache were charged there
+                self._charge(new, e)
+                if report is not None:
+                    report(e, acc)
+
+        try:
+            return real_train(model, train_data, val, fidelity, seed=seed, device=device, report=recording)
+        finally:
+            self.charged["trained_s"] += time.process_time() - t0
+            if len(new["curve"]) > len((entry or {}).get("curve", [])):
+                self.entries[key] = new
+                with CACHE.open("a") as f:
+                    f.write(json.dumps(new) + "\n")
 
 
-def run_one(dataset: str, method: str, seed: int) -> dict:
+def run_one(dataset: str, method: str, seed: int, cache: TrainCache) -> dict:
     import optuna
     import torch
-    from optuna.trial import TrialState
 
     from ghostnas.search.objective import TrialObjective, prepare_data
-    from ghostnas.search.study import open_study
+    from ghostnas.search.study import _counts, open_study
     from ghostnas.search.study_config import StudyConfig
 
     torch.set_num_threads(THREADS)
@@ -117,29 +207,36 @@ def run_one(dataset: str, method: str, seed: int) -> dict:
         import shutil
         shutil.rmtree(run_dir)
     cfg = StudyConfig.from_dict(method_config(dataset, method, seed, run_dir))
-    prepare_data(cfg)
+    train, val, _ = prepare_data(cfg)
     study = open_study(cfg)
     objective = TrialObjective(cfg, study)
-    budget = DATASETS[dataset]["budget_s"]
+    cache.key_prefix = f"{dataset}:{seed}:{cfg.setup_hash}"
+    epochs = cfg.fidelity.epochs
+    cache.eval_at = set(range(epochs)) if cfg.early_stopping else {epochs - 1}
     spent, w0, c0 = 0.0, time.perf_counter(), time.process_time()
     records = []
-    while spent < budget and len(records) < 500:
+    while _counts(study)["complete"] < cfg.n_trials and len(records) < 10 * cfg.n_trials:
+        cache.charged = {k: 0.0 for k in cache.charged}
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
         t = study.trials[-1]
         ua = t.user_attrs
-        spent += trial_compute(ua)
+        pf = ua.get("prefilter") or {}
+        ch = dict(cache.charged)
+        compute = ch["train_cpu_s"] + ch["eval_cpu_s"] + float(pf.get("cpu_s", 0.0))
+        spent += compute
         records.append({"number": t.number, "state": t.state.name, "values": t.values, "macs": ua.get("macs"),
-                        "rejected": bool(ua.get("rejected")), "reused": ua.get("reused_from") is not None,
-                        "train_cpu_s": ua.get("train_cpu_s"), "train_s": ua.get("train_s"),
-                        "prefilter_cpu_s": (ua.get("prefilter") or {}).get("cpu_s"),
-                        "prefilter_chosen": (ua.get("prefilter") or {}).get("chosen"),
+                        "arch_id": ua.get("arch_id"), "rejected": bool(ua.get("rejected")),
+                        "reused": ua.get("reused_from") is not None, "charged": ch,
+                        "prefilter_cpu_s": pf.get("cpu_s"), "prefilter_chosen": pf.get("chosen"),
+                        "prefilter_candidates_scored": sum("score" in r for r in pf.get("scores", [])),
                         "stopped_at_epoch": ua.get("stopped_at_epoch"), "curve": ua.get("curve"),
-                        "fail_reason": ua.get("fail_reason"), "compute_s": trial_compute(ua), "cum_compute_s": spent})
+                        "fail_reason": ua.get("fail_reason"), "compute_s": compute, "cum_compute_s": spent})
     states = [r["state"] for r in records]
-    return {"dataset": dataset, "method": method, "seed": seed, "budget_s": budget, "compute_s": spent,
+    return {"dataset": dataset, "method": method, "seed": seed, "compute_s": spent,
             "wall_s": time.perf_counter() - w0, "process_cpu_s": time.process_time() - c0,
             "n_trials": len(records), "n_complete": states.count("COMPLETE"), "n_pruned": states.count("PRUNED"),
-            "n_failed": states.count("FAIL"), "macs_max": cfg.constraints["macs_max"], "trials": records,
+            "n_failed": states.count("FAIL"), "macs_max": cfg.constraints["macs_max"],
+            "train_images": len(train), "val_images": len(val), "trials": records,
             "load_avg": os.getloadavg()[0], "torch": torch.__version__, "python": platform.python_version()}
 
 
@@ -155,6 +252,8 @@ def done_runs() -> dict:
 
 def cmd_run(args: argparse.Namespace) -> None:
     done = done_runs()
+    cache = TrainCache()
+    cache.install()
     datasets = args.datasets or list(DATASETS)
     methods = args.methods or list(METHODS) + list(EXTRA)
     seeds = args.seeds or list(SEEDS)
@@ -165,7 +264,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                     continue
                 t0 = time.time()
                 try:
-                    r = run_one(ds, m, seed)
+                    r = run_one(ds, m, seed, cache)
                 except Exception as e:  # noqa: BLE001 - log it, go on with the other runs
                     print(f"{ds} {m} seed {seed}: FAILED {type(e).__name__}: {e}", flush=True)
                     continue
@@ -214,8 +313,9 @@ def summarize(runs: dict) -> dict:
 
     out = {"reference_point": "(1 - accuracy, MACs/1e6) minimised against (1, macs_max/1e6); hypervolume divided "
                               "by the box area 1 x macs_max/1e6",
-           "compute": "core-seconds: process CPU time of each trial's training (1 torch thread) plus its "
-                      "pre-filter scoring; sampler time excluded",
+           "compute": "core-seconds: CPU time (1 torch thread) of each trial's training epochs and the validations "
+                      "its method needs, plus its pre-filter scoring; recorded per architecture in train_cache.jsonl; "
+                      "sampler time excluded",
            "datasets": {}}
     for ds in DATASETS:
         by = {}
@@ -231,7 +331,8 @@ def summarize(runs: dict) -> dict:
         finals = {m: np.array([hv_curve(r)[1][-1] for r in sorted(rs, key=lambda r: r["seed"])]) for m, rs in by.items()}
         target = float(finals["random"].mean())
         rng = np.random.default_rng(0)
-        dsout = {"macs_max": by["random"][0]["macs_max"], "budget_s": DATASETS[ds]["budget_s"],
+        dsout = {"macs_max": by["random"][0]["macs_max"], "n_trials": DATASETS[ds]["n_trials"],
+                 "train_images": by["random"][0]["train_images"], "val_images": by["random"][0]["val_images"],
                  "random_total_compute_s": rand_total, "random_final_hv_mean": target,
                  "grid_fraction_of_random_compute": (grid / rand_total).round(4).tolist(), "methods": {}}
         for m in METHODS + EXTRA:
@@ -294,7 +395,7 @@ def figure(summary: dict, path: Path) -> None:
             ax.fill_between(x, lo, hi, color=colors[m], alpha=0.12, lw=0)
         ax.axhline(d["random_final_hv_mean"], color="#444444", ls=":", lw=1)
         ax.axvline(1 / 3, color="#999999", ls="--", lw=0.8)
-        ax.set_title(f"{ds}: budget {d['random_total_compute_s']:.0f} core-s per run (random's mean)")
+        ax.set_title(f"{ds}: random search = {d['random_total_compute_s']:.0f} core-s per run (mean)", fontsize=10)
         ax.set_xlabel("training compute, fraction of random search's total")
         ax.set_ylabel("hypervolume (normalised)")
         lo_y = min(np.nanmin(np.array(v["hv_curve"]["mean"], dtype=float)[len(x) // 10:]) for v in d["methods"].values())
@@ -309,16 +410,47 @@ def figure(summary: dict, path: Path) -> None:
 
 
 def readme(summary: dict, runs: dict) -> str:
-    def ci(v: list) -> str:
-        lo, hi = v
-        return f"[{'—' if lo is None else f'{lo:.2f}'}, {'never' if hi is None else f'{hi:.2f}'}]"
+    def frac(v, c) -> str:
+        lo, hi = c
+        if v is None:
+            return "never" + (f" (CI [{lo:.2f}, never])" if lo is not None else "")
+        return f"**{v:.2f}** [{'—' if lo is None else f'{lo:.2f}'}, {'never' if hi is None else f'{hi:.2f}'}]"
 
     lines = ["# Search efficiency: hypervolume vs training compute", "",
-             "Command (repository root; resumable, about 1 h of CPU on one thread):", "",
+             "Issue \"Can the proxy be trusted?\", item 5. Script: `bench_search_efficiency.py` (its docstring has the "
+             "full protocol). Outputs: `summary.json`, `hypervolume_vs_compute.png`, `trials.jsonl` (every trial of "
+             "every run), `train_cache.jsonl` (per-architecture curves and per-epoch CPU times).", "",
+             "Command (repository root; resumable, runs already in `trials.jsonl` are skipped):", "",
              "```bash",
              "nohup nice -n 5 python experiments/bench/search_efficiency/bench_search_efficiency.py run &",
-             "python experiments/bench/search_efficiency/bench_search_efficiency.py summarize  # summary.json, figure, README",
-             "```", ""]
+             "python experiments/bench/search_efficiency/bench_search_efficiency.py summarize  # summary.json + figure",
+             "```", "",
+             "* **Hypervolume**: feasible, fully trained trials only, points (1 − accuracy, MACs/1e6) against the fixed "
+             "reference point (1, macs_max/1e6), divided by the box's area. Early-stopped trials are PRUNED and add "
+             "nothing.",
+             "* **Compute**: core-seconds (1 torch thread) of the training epochs and the validations each method "
+             "needs, plus pre-filter scoring; sampler time excluded. Each (dataset, seed, architecture) is trained once "
+             "and replayed from a cache for the other methods of that seed, each charged its recorded CPU time.",
+             "* **compute_to_random_final_hv**: the fraction of random search's mean total compute at which the "
+             "method's mean hypervolume curve (on a 200-point grid) first reaches random's final mean hypervolume; "
+             "brackets: 95% bootstrap interval over seeds (method and random resampled; \"never\" = not reached in "
+             "more than 2.5% of resamples).", ""]
+    for ds, d in summary["datasets"].items():
+        lines += [f"## {ds}", "",
+                  f"{d['train_images']:,} training / {d['val_images']:,} validation images, macs_max "
+                  f"{d['macs_max'] / 1e6:.2f}M, {d['n_trials']} fully trained architectures per run; random search: "
+                  f"{d['random_total_compute_s']:.0f} core-s per run, final hypervolume "
+                  f"{d['random_final_hv_mean']:.4f}.", "",
+                  "| method | seeds | compute to random's final HV (fraction) | final HV (95% CI) | core-s per run | "
+                  "trials per run (stopped) | pre-filter share |", "|---|---|---|---|---|---|---|"]
+        for m, v in d["methods"].items():
+            f = v["final_hv"]
+            lines.append(f"| {m} | {v['n_seeds']} | {frac(v['compute_to_random_final_hv'], v['compute_to_random_final_hv_ci95'])} "
+                         f"| {f['mean']:.4f} [{f['ci95'][0]:.4f}, {f['ci95'][1]:.4f}] | {v['total_compute_s']:.0f} | "
+                         f"{v['trials_per_run']:.1f} ({v['stopped_per_run']:.1f}) | "
+                         f"{100 * v['prefilter_share_of_compute']:.0f}% |")
+        lines.append("")
+    lines += ["![hypervolume vs compute](hypervolume_vs_compute.png)", ""]
     return "\n".join(lines)
 
 
@@ -327,6 +459,8 @@ def cmd_summarize(args: argparse.Namespace) -> None:
     s = summarize(runs)
     (HERE / "summary.json").write_text(json.dumps(s, indent=1))
     figure(s, HERE / "hypervolume_vs_compute.png")
+    if args.readme:
+        (HERE / "README.md").write_text(readme(s, runs))
     for ds, d in s["datasets"].items():
         print(f"== {ds}: random final HV {d['random_final_hv_mean']:.4f}, random compute "
               f"{d['random_total_compute_s']:.0f} core-s, whole part {d['whole_part_process_cpu_minutes']:.1f} CPU-min")
@@ -345,7 +479,8 @@ def main() -> None:
     r.add_argument("--datasets", nargs="*", choices=list(DATASETS))
     r.add_argument("--methods", nargs="*", choices=list(METHODS) + list(EXTRA))
     r.add_argument("--seeds", nargs="*", type=int)
-    sub.add_parser("summarize")
+    sm = sub.add_parser("summarize")
+    sm.add_argument("--readme", action="store_true", help="also (re)write README.md from the results")
     args = p.parse_args()
     os.chdir(ROOT)
     {"run": cmd_run, "summarize": cmd_summarize}[args.cmd](args)
