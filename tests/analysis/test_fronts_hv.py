@@ -223,8 +223,8 @@ def test_own_front_fills_the_axes_and_paper_points_outside_are_arrows():
     assert info.outside == ["2 Far (313, 93.6%)"] and "Paper models outside the axes" in info.caption()
     assert "1" in [t.get_text() for t in fig.axes[0].texts]  # the near star keeps its number
     pyplot().close(fig)
-    fig, info = front_figure(frame(rows), "macs", "accuracy", references=refs, xlim=(0.2, 0.255), ylim=(0.6, 0.655))
-    assert tuple(fig.axes[0].get_xlim()) == (0.2, 0.255) and info.clipped == 4  # trials 6-9
+    fig, info = front_figure(frame(rows), "macs", "accuracy", references=refs, xlim=(0.19, 0.255), ylim=(0.59, 0.655))
+    assert tuple(fig.axes[0].get_xlim()) == (0.19, 0.255) and info.clipped == 4  # trials 6-9
     assert not set(info.hidden_labels) & {"#6", "#7", "#8", "#9"}  # outside the axes: not "hidden"
     pyplot().close(fig)
 
