@@ -5,10 +5,13 @@
 * :func:`fit_depthwise_filter` / :func:`mse_vs_d`: the GhostNet paper's toy experiment (its
   Table 2): for a pair of maps (input, target), fit one d×d filter that maps the input map to the
   target map by least squares over all positions and all images (zero padding, no bias by
-  default), for d = 1, 3, 5, 7, and report the MSE. Maps are min–max scaled by default (the old
-  figures); ``scale="none"`` with ``bias=True`` fits unscaled activations with an intercept. Larger kernels contain smaller ones (the d×d
-  patch contains the (d−2)×(d−2) patch at its centre), so the least-squares MSE cannot increase
-  with d.
+  default), for d = 1, 3, 5, 7, and report the MSE. :func:`mse_vs_d` min–max scales the maps by
+  default (the old figures); ``scale="none"`` / ``normalize=None`` with ``bias=True`` fits unscaled
+  activations with an intercept. Larger kernels contain smaller ones (the d×d patch contains the
+  (d−2)×(d−2) patch at its centre), so the least-squares MSE cannot increase with d.
+* :func:`per_image_redundancy` / :func:`redundancy_ci`: each map's best partner on each image,
+  the share of maps whose best partner reaches a threshold per image, and means over images with
+  95% t and bootstrap intervals (the trained-network report, :mod:`.trained_redundancy`).
 
 The paper's values (:data:`ghostnas.analysis.paper.PAPER_TABLE2_UNVERIFIED`) are *recalled, not
 verified* against the PDF, and come from pretrained ImageNet ResNet-50 maps whose normalisation is

@@ -20,8 +20,9 @@ from .fronts import (AXES, check_senses, markdown_table, pareto_rows, study_dire
 from .hypervolume import HV_DEFINITION, Reference, hypervolume_history, outside_reference, reference_point
 from .importances import IMPORTANCE_REPEATS, IMPORTANCE_WARN_TRIALS, param_importances
 from .paper import paper_references
-from .pareto_plots import (front_figure, plot_best_history, plot_compare_fronts, plot_compare_hypervolume,
-                           plot_hypervolume, plot_importances, plot_three_objectives)
+from .pareto_plots import front_figure, plot_compare_fronts
+from .study_plots import (plot_best_history, plot_compare_hypervolume, plot_hypervolume, plot_importances,
+                          plot_three_objectives)
 
 __all__ = ["AnalysisOptions", "StudyAnalysis", "analyze_study"]
 

@@ -9,7 +9,9 @@ and writes one folder (:func:`write_redundancy_report`, ``ghostnas redundancy``)
   that image; mean best-partner cosine; share of maps that are zero on the image), averaged over
   the images with 95% Student-t and bootstrap intervals (the images are the sampling unit), next
   to the same network with random weights (the untrained control: what the statistic gives
-  without learning, at the same width and map size). ``per_image.csv`` holds the raw values.
+  without learning, at the same width and map size). The same statistics with Pearson correlation
+  (maps centred per image; a constant map is "constant", not redundant) are in the CSV and the
+  second markdown table. ``per_image.csv`` holds the raw values.
 * ``fig1_<layer>`` (all maps of one image, top pairs outlined) and ``pairs_<layer>`` (the top pairs
   side by side on four images) for the ``figure_layers``.
 * ``mse_vs_d.{csv,md,png,svg}``: the paper's Table 2 experiment on those pairs, twice: maps
@@ -169,11 +171,14 @@ def _fmt_ci(row: pd.Series, pct: bool) -> str:
 
 
 def _markdown(table: pd.DataFrame, stats: list[str], notes: dict, models: list[str]) -> str:
-    short = {"mean_best_cos": "mean best-partner cos", "frac_dead": "share of maps zero"}
+    short = {"mean_best_cos": "mean best-partner cos", "frac_dead": "share of maps zero",
+             "mean_best_pearson": "mean best-partner Pearson", "frac_constant": "share of maps constant"}
     head = ["layer", "maps, H×W"]
     for s in stats:
         for m in models:
-            name = f"share with a partner ≥ {s[len('frac_ge_'):]}" if s.startswith("frac_ge_") else short.get(s, s)
+            t, pearson = s[len("frac_ge_"):].replace("_pearson", ""), s.endswith("_pearson")
+            name = (f"share with a {'Pearson ' if pearson else ''}partner ≥ {t}" if s.startswith("frac_ge_")
+                    else short.get(s, s))
             head.append(f"{name} ({m})")
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---|" * (len(head) - 2)]
     for layer in dict.fromkeys(table["layer"]):
@@ -294,17 +299,23 @@ def write_redundancy_report(model: str, layers: Sequence[str], data: str, out: U
     what = info["name"] + (f", val acc {info['val_acc']:.1%}" if info.get("val_acc") is not None else "")
     tag = (f"{what}{'' if trained else ', UNTRAINED (random init)'}" + (f" ({label})" if label else "")
            + f"; {n} images of {data_txt}")
-    stat_cols = [f"frac_ge_{t:g}" for t in thresholds] + list(_STAT_ORDER)
+    pearson_cols = [f"frac_ge_{t:g}_pearson" for t in thresholds] + ["mean_best_pearson", "frac_constant"]
+    stat_cols = [f"frac_ge_{t:g}" for t in thresholds] + list(_STAT_ORDER) + pearson_cols
     per_image, table, notes = [], [], {}
     for layer in layers:
         shape = tuple(feats[next(iter(models))][layer].shape[1:])
         notes[layer] = f"{shape[0]} maps, {shape[1]}×{shape[2]}"
         for kind in models:
             pi = per_image_redundancy(feats[kind][layer], thresholds)
+            # Pearson (centred per map and image): constant maps (bias-only, e.g. in random or barely
+            # trained nets) are all cosine-1 with each other but count as "constant", not redundant, here.
+            pc = per_image_redundancy(feats[kind][layer], thresholds, centered=True).drop(columns="image")
+            pi[pearson_cols] = pc.to_numpy()
             pooled = pooled_cosine(feats[kind][layer])
             ci = redundancy_ci(pi, stat_cols, n_boot=n_boot, seed=seed)
             for t in thresholds:  # the old, pooled statistic (cosine over the whole batch), for comparison
-                ci.loc[ci["statistic"] == f"frac_ge_{t:g}", "pooled"] = redundancy_summary(pooled, t, 0).fraction_redundant
+                frac = redundancy_summary(pooled, t, 0).fraction_redundant
+                ci.loc[ci["statistic"] == f"frac_ge_{t:g}", "pooled"] = frac
             ci.insert(0, "layer", layer)
             ci.insert(0, "model", kind)
             ci.insert(2, "maps", shape[0])
@@ -325,7 +336,9 @@ def write_redundancy_report(model: str, layers: Sequence[str], data: str, out: U
     _write("redundancy.md", f"# Per-image feature-map redundancy: {tag}\n\nMean over images [95% Student-t CI over "
            f"images]. A map is redundant on an image if another map of the same layer has cosine ≥ t with it "
            f"there (cosine over the H·W positions of that image).\n\n" + _markdown(table_df, md_stats, notes,
-                                                                                   list(models)))
+                                                                                   list(models))
+           + "\nThe same with Pearson correlation (each map centred on each image first); a constant map "
+           "counts as not redundant.\n\n" + _markdown(table_df, pearson_cols, notes, list(models)))
     report.files += save_figure(plot_redundancy_bars(
         table_df, [f"frac_ge_{t:g}" for t in thresholds] + ["mean_best_cos"], layer_notes=notes,
         title=f"Feature-map redundancy per layer (per image, best partner in the same layer)\n{tag}"),

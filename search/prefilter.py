@@ -14,8 +14,9 @@ them through the normal ``trial.suggest_categorical`` path. So ``trial.params`` 
 architecture, with the space's full distributions, and TPE / NSGA-II learn from what was trained;
 the unchosen candidates leave no trace in the sampler's history, only in ``user_attrs["prefilter"]``.
 Why not all K from the sampler: a trial can suggest each parameter once, so the other K-1 would need
-throwaway trials (which every sampler would then count as evaluated). An enqueued or retried trial
-(parameters already fixed) is not pre-filtered again.
+throwaway trials (which every sampler would then count as evaluated). An enqueued trial (fixed
+parameters) or a retried one (a WAITING copy that already holds its parameters) is not pre-filtered
+again: ``prefilter`` then says ``skipped`` (a retry keeps the original choice as ``retry_of_choice``).
 
 **Scoring.** Every candidate is built with ``torch.manual_seed(seed)`` (the initialisation it would be
 trained from) and scored by :func:`ghostnas.search.zero_cost.compute_proxy` on one fixed minibatch:
@@ -216,10 +217,13 @@ class Prefilter:
 
     def suggest(self, trial: optuna.Trial) -> ArchConfig:
         """Choose this trial's architecture among K candidates, pin it, and return it."""
-        if trial._fixed_params:  # noqa: SLF001 - enqueued or retried: the architecture is already decided
+        if trial._fixed_params or trial.params:  # noqa: SLF001 - enqueued or retried: already decided
             arch = self.space.suggest(trial)
-            trial.set_user_attr("prefilter", {"proxy": self.opts["proxy"], "skipped":
-                                              "parameters fixed (enqueued or retried trial)"})
+            earlier = trial.user_attrs.get("prefilter") or {}
+            trial.set_user_attr("prefilter", {
+                "proxy": self.opts["proxy"], "skipped": "parameters fixed (enqueued or retried trial)",
+                **({"retry_of_choice": {k: earlier[k] for k in ("chosen", "chosen_source", "candidates")}}
+                   if "chosen" in earlier else {})})
             return arch
         w0, c0 = time.perf_counter(), time.process_time()
         k = self.opts["candidates"]

@@ -73,7 +73,7 @@ def heartbeat_settings(interval: Optional[int] = None, grace: Optional[int] = No
 
 # User attributes that belong to one attempt of a trial, not to its parameters.
 _ATTEMPT_ATTRS = ("curve", "worker", "fail_reason", "prune_reason", "train_s", "compute_s", "device", "latency",
-                  "latency_ms", "reused_from", "rejected")
+                  "latency_ms", "reused_from", "rejected", "train_cpu_s", "rungs", "early_stop", "stopped_at_epoch")
 
 
 def retry_trial(study: "optuna.Study", trial: "optuna.trial.FrozenTrial", max_retry: Optional[int] = MAX_RETRY) -> bool:

@@ -41,127 +41,29 @@ counts distinct architectures (model config + resolution). The schema: ``docs/sp
 """
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import random
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from ghostnas.ghostnet import (GHOSTNET_STAGES, BlockSpec, CifarNetConfig, GhostNetConfig, cifar_conv_layers,
                                default_resolution)
 
 from .config import ArchConfig
-from .tomlconfig import read_toml, resolve_named
+from .equivalence import costliest, distinct_count, merge_equivalent
+from .spec import (SPACE_DIR, STAGE_AXES, Axis, _base_rows, _check_keys, _check_value, _choices, _err, _is_int,
+                   resolve_extends, resolve_space_file, spec_to_toml)
+from .tomlconfig import resolve_named
 
 __all__ = ["SearchSpace", "Axis", "load_space", "SPACE_DIR", "list_spaces", "resolve_extends", "resolve_space_file"]
 
-SPACE_DIR = Path(__file__).resolve().parent / "spaces"
-_STAGE_AXES = ("ratio", "dw_size", "se_ratio", "kernel", "exp_mult", "out_mult", "depth")
+_STAGE_AXES = STAGE_AXES
 _GHOST_TOP = {"family", "name", "description", "num_classes", "global", "defaults", "default", "stages"}
-_COST_METRICS = ("macs", "params")
 _GHOST_GLOBAL = {"width", "resolution", "dropout", "version"}
 _CIFAR_TOP = {"family", "name", "description", "num_classes", "arch", "ratio", "dw_size", "granularity",
               "width", "resolution", "default"}
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One searchable (or fixed) parameter: its name and its allowed values (first = default).
-
-    Attributes:
-        name: Parameter name (``stage3.ratio``).
-        choices: The distinct choices, after merging equivalent ones.
-        merged: ``((dropped, kept), ...)``: choices of the space file that give the same model
-            config as a kept one (accepted by ``config_from_params``, never suggested).
-        original: The choices as written in the space file (empty: same as ``choices``).
-    """
-
-    name: str
-    choices: tuple
-    merged: tuple = ()
-    original: tuple = ()
-
-    @property
-    def fixed(self) -> bool:
-        """True when the axis has a single choice (not searched)."""
-        return len(self.choices) == 1
-
-    @property
-    def written(self) -> tuple:
-        """The choices as written in the space file (before merging)."""
-        return self.original or self.choices
-
-
-def _err(space: str, axis: str, value: Any, allowed: str) -> ValueError:
-    return ValueError(f"space {space}: axis {axis}: value {value!r} is not allowed; expected {allowed}")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _check_value(space: str, axis: str, kind: str, v: Any) -> None:
-    if kind == "ratio" and not (_is_int(v) and v >= 1):
-        raise _err(space, axis, v, "an integer >= 1")
-    if kind in ("dw_size",) and not (_is_int(v) and v >= 1 and v % 2 == 1):
-        raise _err(space, axis, v, "an odd integer >= 1 (1, 3, 5, 7)")
-    if kind == "kernel" and not (v == "table" or (_is_int(v) and v >= 1 and v % 2 == 1)):
-        raise _err(space, axis, v, "an odd integer >= 1 or \"table\"")
-    if kind == "se_ratio" and not (v == "table" or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1)):
-        raise _err(space, axis, v, "a number in [0, 1) or \"table\"")
-    if kind in ("exp_mult", "out_mult", "width") and not (isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0):
-        raise _err(space, axis, v, "a number > 0")
-    if kind == "depth" and not (_is_int(v) and v >= 1):
-        raise _err(space, axis, v, "an integer >= 1")
-    if kind == "resolution" and not (_is_int(v) and v >= 1):
-        raise _err(space, axis, v, "a positive integer")
-    if kind == "dropout" and not (isinstance(v, (int, float)) and 0 <= v < 1):
-        raise _err(space, axis, v, "a number in [0, 1)")
-    if kind == "version" and v not in ("v1", "v2"):
-        raise _err(space, axis, v, "\"v1\" or \"v2\"")
-
-
-def _choices(space: str, axis: str, kind: str, raw: Any) -> tuple:
-    values = tuple(raw) if isinstance(raw, (list, tuple)) else (raw,)
-    if not values:
-        raise ValueError(f"space {space}: axis {axis}: empty choice list; give at least one value")
-    if len(set(map(repr, values))) != len(values):
-        raise ValueError(f"space {space}: axis {axis}: duplicate choices in {list(values)}")
-    for v in values:
-        _check_value(space, axis, kind, v)
-    return values
-
-
-def _check_keys(space: str, where: str, section: Mapping, allowed: Iterable[str]) -> None:
-    if not isinstance(section, Mapping):
-        raise ValueError(f"space {space}: {where} must be a table")
-    unknown = sorted(set(section) - set(allowed))
-    if unknown:
-        raise ValueError(f"space {space}: unknown key(s) in {where}: {', '.join(unknown)}; "
-                         f"valid: {', '.join(sorted(allowed))}")
-
-
-def _base_rows(space: str, where: str, rows: Any) -> list[tuple]:
-    """Validate a stage's ``rows`` (``[kernel, exp, out, se_ratio, stride]`` each)."""
-    if not isinstance(rows, list) or not rows:
-        raise ValueError(f"space {space}: {where}.rows must be a non-empty list of [kernel, exp, out, se_ratio, stride]")
-    base = []
-    for r in rows:
-        if not (isinstance(r, list) and len(r) == 5):
-            raise _err(space, f"{where}.rows", r, "[kernel, exp, out, se_ratio, stride]")
-        k, e, o, se, s = r
-        _check_value(space, f"{where}.rows.kernel", "kernel", k)
-        for label, v in (("exp", e), ("out", o)):
-            if not (_is_int(v) and v >= 1):
-                raise _err(space, f"{where}.rows.{label}", v, "a positive integer width")
-        _check_value(space, f"{where}.rows.se_ratio", "se_ratio", se)
-        if s not in (1, 2):
-            raise _err(space, f"{where}.rows.stride", s, "1 or 2")
-        base.append((k, e, o, float(se), s))
-    return base
 
 
 class SearchSpace:
@@ -213,7 +115,7 @@ class SearchSpace:
             self._default[a.name] = v
         # Validate the whole space at the edge: every extreme point must build a valid config.
         self._check_resolutions()
-        self._merge_equivalent()
+        merge_equivalent(self, self._merge)
 
     # ---- construction -------------------------------------------------------------------------
     def _init_ghostnet(self, spec: dict[str, Any]) -> None:
@@ -303,51 +205,7 @@ class SearchSpace:
             if r < need:
                 raise _err(self.name, "resolution", r, f"at least {need}: {why}")
 
-    # ---- equivalent choices --------------------------------------------------------------------
-    def _stage_rows(self, i: int, name: str, value: Any, depth: int) -> tuple:
-        """The block rows of stage ``i`` at ``depth`` with axis ``name`` at ``value``, the rest default."""
-        p = dict(self._default)
-        p[name] = value
-        p[f"stage{i}.depth"] = depth
-        return tuple(self._row(p, f"stage{i}", self.stages[i], b) for b in range(depth))
-
-    def _merge_equivalent(self) -> None:
-        """Merge the choices of each stage axis that give the same rows at every depth of the stage.
-
-        A stage axis only sets its own field of the stage's rows (kernel, exp, out, SE ratio, s, d),
-        so comparing the rows with the other axes at their defaults decides it for every point.
-        Also records, per (axis, depth), how many distinct rows the kept choices give
-        (:attr:`cardinality`).
-        """
-        self._aliases: dict[str, dict[Any, Any]] = {}
-        self._n_distinct: dict[tuple[str, int], int] = {}
-        if self.family != "ghostnet":
-            return
-        merge = self._merge
-        for i, st in enumerate(self.stages):
-            depths = st["axes"]["depth"]
-            for kind in _STAGE_AXES:
-                if kind == "depth" or kind in st["per_block"]:
-                    continue
-                name = f"stage{i}.{kind}"
-                axis = self._axis[name]
-                groups: dict[tuple, list[int]] = {}
-                for j, v in enumerate(axis.choices):
-                    groups.setdefault(tuple(self._stage_rows(i, name, v, d) for d in depths), []).append(j)
-                dflt = next(j for j, v in enumerate(axis.choices) if v == self._default[name])
-                keep, merged = set(), []
-                for members in groups.values():
-                    rep = dflt if dflt in members else members[0]
-                    keep.add(rep)
-                    merged += [(axis.choices[j], axis.choices[rep]) for j in members if j != rep]
-                kept = tuple(v for j, v in enumerate(axis.choices) if j in keep)
-                for d in depths:
-                    self._n_distinct[(name, d)] = len({self._stage_rows(i, name, v, d) for v in kept})
-                if merged and merge:
-                    self._aliases[name] = {v: rep for v, rep in merged}
-                    self._axis[name] = Axis(name, kept, tuple(merged), axis.choices)
-        self.axes = [self._axis[a.name] for a in self.axes]
-
+    # ---- equivalent choices (ghostnas.space.equivalence) ---------------------------------------
     def _canonical(self, name: str, value: Any) -> Any:
         """A merged-away choice of ``name`` as the kept choice it equals (anything else unchanged)."""
         aliases = self._aliases.get(name)
@@ -361,29 +219,10 @@ class SearchSpace:
     # ---- points -------------------------------------------------------------------------------
     @cached_property
     def cardinality(self) -> int:
-        """Number of distinct architectures (model config + resolution) in the space.
-
-        Equivalent choices count once (they are merged), and per-block axes count only for the
-        blocks a stage's depth builds: for a ``ghostnet`` space, the product over ``width`` and
-        ``resolution`` choices and, per stage, the sum over its depth choices ``d`` of (distinct
-        rows each stage axis gives at depth ``d``, multiplied) x (choices of each per-block axis)^d.
-        For a ``cifar`` space, the product of the axes' choice counts.
-        """
-        if self.family != "ghostnet":
-            return math.prod(len(a.choices) for a in self.axes)
-        n = len(self._axis["width"].choices) * len(self._axis["resolution"].choices)
-        for i, st in enumerate(self.stages):
-            total = 0
-            for d in st["axes"]["depth"]:
-                k = 1
-                for kind in _STAGE_AXES:
-                    if kind != "depth" and kind not in st["per_block"]:
-                        k *= self._n_distinct[(f"stage{i}.{kind}", d)]
-                for kind in st["per_block"]:
-                    k *= len(self._axis[f"stage{i}.block0.{kind}"].choices) ** d
-                total += k
-            n *= total
-        return n
+        """Number of distinct architectures (model config + resolution): equivalent choices count
+        once, per-block axes only for the blocks a stage's depth builds
+        (:func:`~ghostnas.space.equivalence.distinct_count`)."""
+        return distinct_count(self)
 
     @property
     def n_assignments(self) -> int:
@@ -397,63 +236,15 @@ class SearchSpace:
         return {a.name: a.merged for a in self.axes if a.merged}
 
     def max_cost(self, metric: str = "macs") -> int:
-        """The largest analytic ``metric`` (``"macs"`` or ``"params"``) of the space, by a fixed search.
-
-        Start from the costliest corner (every axis at its largest choice: width, resolution,
-        ``d``, numeric kernels and SE ratios, multipliers, depth), then, one axis at a time, give
-        each ``s`` axis and each axis with a ``"table"`` choice the choice that costs most. For a
-        ``cifar`` space that is exact: channel counts do not depend on ``s`` or ``d``, so the cost is
-        a sum of per-layer terms, each maximised on its own (``s`` is not monotone: with a large
-        ``d`` a larger ``s`` can cost more). For a ``ghostnet`` space, width, ``out_mult``, depth and
-        kernel also interact through the shortcuts (a stage narrower than the next gets a costly
-        projection shortcut), so those axes join a coordinate ascent that repeats until no single
-        change costs more: a deterministic local maximum, checked against brute force on small
-        spaces by the tests. Used as the fixed hypervolume reference of MACs / params objectives
-        (:mod:`ghostnas.analysis.hypervolume`); a trial beyond it adds no volume and is reported.
-
-        Args:
-            metric: ``"macs"`` or ``"params"`` (at this space's ``num_classes``).
-
-        Returns:
-            The cost (an integer), cached per space.
+        """The largest analytic ``metric`` (``"macs"`` or ``"params"``, at this space's
+        ``num_classes``) of an architecture of the space, cached: the costliest corner improved one
+        axis at a time (:func:`~ghostnas.space.equivalence.costliest`). The fixed hypervolume
+        reference of MACs / params objectives (:mod:`ghostnas.analysis.hypervolume`).
         """
-        if metric not in _COST_METRICS:
-            raise ValueError(f"space {self.name}: no analytic maximum for {metric!r}; choose from "
-                             f"{', '.join(_COST_METRICS)}")
         cache = self.__dict__.setdefault("_max_cost", {})
         if metric not in cache:
-            cache[metric] = self._costliest(metric)
+            cache[metric] = costliest(self, metric)
         return cache[metric][0]
-
-    def _costliest(self, metric: str) -> tuple[int, dict]:
-        from .counts import analytic_counts
-
-        def cost(params: Mapping[str, Any]) -> int:
-            return int(getattr(analytic_counts(self.config_from_params(params)), metric))
-
-        p, per_block, coupled = {}, [], []
-        for a in self.axes:
-            numeric = [v for v in a.choices if v != "table"]
-            p[a.name] = max(numeric) if numeric else a.choices[0]
-            kind = a.name.split(".")[-1]
-            if a.fixed:
-                continue
-            if kind == "ratio" or len(numeric) < len(a.choices):
-                per_block.append(a)
-            if self.family == "ghostnet" and kind in ("width", "out_mult", "depth", "kernel"):
-                coupled.append(a)
-        best = cost(p)
-        for _ in range(8):
-            changed = False
-            for a in per_block + coupled:
-                for v in a.choices:
-                    if v != p[a.name]:
-                        c = cost({**p, a.name: v})
-                        if c > best:
-                            p, best, changed = {**p, a.name: v}, c, True
-            if not changed or not coupled:
-                break
-        return best, p
 
     def default_params(self) -> dict[str, Any]:
         """The default value of every axis (a copy)."""
@@ -610,134 +401,7 @@ class SearchSpace:
 
     def to_toml(self) -> str:
         """The effective space spec (``extends`` resolved, choices as written) as TOML text."""
-        return _to_toml(self.spec)
-
-
-# ---- extends ---------------------------------------------------------------------------------------
-
-
-def _toml_value(v: Any) -> str:
-    import json
-
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
-
-
-def _to_toml(spec: Mapping[str, Any]) -> str:
-    lines = [f"{k} = {_toml_value(v)}" for k, v in spec.items() if not isinstance(v, Mapping) and k != "stages"]
-    for k, v in spec.items():
-        if isinstance(v, Mapping):
-            lines += ["", f"[{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
-    for st in spec.get("stages") or ():
-        lines += ["", "[[stages]]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in st.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _merge_tables(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(base))
-    for k, v in over.items():
-        out[k] = _merge_tables(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) \
-            else copy.deepcopy(v)
-    return out
-
-
-def _merge_spec(base: Mapping[str, Any], over: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """``over`` applied on ``base`` (module docs: tables merge, ``[stages.N]`` merges into stage N)."""
-    out = copy.deepcopy(dict(base))
-    for k, v in over.items():
-        if k == "stages" and isinstance(v, Mapping):
-            stages = out.get("stages")
-            if stages is None:
-                stages = [{"rows": [[b.kernel, b.exp, b.out, b.se_ratio, b.stride] for b in s]} for s in GHOSTNET_STAGES]
-            if not isinstance(stages, list):
-                raise ValueError(f"space {where}: [stages.N] overrides need a base space with [[stages]]")
-            for key, sv in v.items():
-                if not (str(key).isdigit() and int(key) < len(stages)):
-                    raise ValueError(f"space {where}: [stages.{key}]: stage index must be an integer 0..{len(stages) - 1}")
-                if not isinstance(sv, Mapping):
-                    raise ValueError(f"space {where}: stages.{key} must be a table of stage keys")
-                stages[int(key)] = _merge_tables(stages[int(key)], sv)
-            out["stages"] = stages
-        elif isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _merge_tables(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def _space_label(path: Path) -> str:
-    return path.stem if path.parent == SPACE_DIR.resolve() else str(path)
-
-
-def _parent_path(ref: Any, base_dir: Path, where: str) -> Path:
-    """The file ``extends = ref`` names: a shipped space name, or a path relative to ``base_dir``."""
-    if not isinstance(ref, str) or not ref.strip():
-        raise ValueError(f"space {where}: extends must be a shipped space name or a .toml path, got {ref!r}")
-    p = Path(ref)
-    if not p.suffix and len(p.parts) == 1 and not (base_dir / p).is_file():
-        try:
-            return resolve_named(ref, SPACE_DIR, "space").resolve()
-        except ValueError as e:
-            raise ValueError(f"space {where}: extends {ref!r}: {e}") from None
-    q = p if p.is_absolute() else base_dir / p
-    if not q.is_file():
-        raise ValueError(f"space {where}: extends {ref!r}: no such file {str(q)!r}")
-    return q.resolve()
-
-
-def resolve_extends(spec: Mapping[str, Any], base_dir: Union[str, Path],
-                    chain: Sequence[Path] = ()) -> tuple[dict[str, Any], list[str]]:
-    """The effective spec of ``spec``: its ``extends`` chain resolved and its keys applied on top.
-
-    Args:
-        spec: A space spec (a parsed space TOML), possibly with ``extends``.
-        base_dir: Folder relative ``extends`` paths are taken from (the spec file's folder).
-        chain: The files already being resolved (for cycle detection).
-
-    Returns:
-        ``(effective spec without "extends", the extended spaces, nearest first)``.
-
-    Raises:
-        ValueError: an unknown parent, a cycle, or a bad ``[stages.N]`` override.
-    """
-    spec = dict(spec)
-    ref = spec.pop("extends", None)
-    if ref is None:
-        return copy.deepcopy(spec), []
-    where = str(spec.get("name") or (chain[-1].name if chain else "(inline spec)"))
-    parent = _parent_path(ref, Path(base_dir), where)
-    if parent in chain:
-        loop = " -> ".join(_space_label(p) for p in (*chain[chain.index(parent):], parent))
-        raise ValueError(f"space {where}: extends cycle {loop}; a space cannot extend itself")
-    base, parents = resolve_space_file(parent, chain)
-    base.pop("name", None)
-    return _merge_spec(base, spec, where), [_space_label(parent), *parents]
-
-
-def resolve_space_file(path: Union[str, Path], chain: Sequence[Path] = ()) -> tuple[dict[str, Any], list[str]]:
-    """Read a space TOML and resolve its ``extends`` chain (:func:`resolve_extends`).
-
-    Args:
-        path: The space file.
-        chain: Files already being resolved (internal; cycle detection).
-
-    Returns:
-        ``(effective spec, the extended spaces, nearest first)``; ``name`` defaults to the file stem.
-    """
-    path = Path(path).resolve()
-    raw = read_toml(path, "space file")
-    spec, parents = resolve_extends(raw, path.parent, (*chain, path))
-    spec.setdefault("name", path.stem)
-    return spec, parents
+        return spec_to_toml(self.spec)
 
 
 def list_spaces() -> list[str]:

@@ -13,7 +13,8 @@ from ghostnas.analysis import IMPORTANCE_WARN_TRIALS, MIN_IMPORTANCE_TRIALS, par
 from ghostnas.analysis.fronts import OBJECTIVE_SENSES, check_senses
 from ghostnas.analysis.hypervolume import (Reference, hypervolume, hypervolume_history, outside_reference,
                                            parse_reference, reference_point)
-from ghostnas.analysis.pareto_plots import _importance_panel, compare_fronts_figure, front_figure
+from ghostnas.analysis.pareto_plots import compare_fronts_figure, front_figure
+from ghostnas.analysis.study_plots import _importance_panel
 from ghostnas.analysis.style import pyplot
 from ghostnas.cli import main
 from ghostnas.search.storage import open_storage

@@ -161,6 +161,7 @@ def test_report_on_a_tiny_run_record(tmp_path, monkeypatch):
                                   tmp_path / "out", n=12, n_boot=50, ds=[1, 3], top_k=2, fit_images=6)
     s = rep.summary
     assert s["models"] == ["trained", "untrained control"] and s["mse_non_increasing_in_d"]
+    assert {"frac_ge_0.9_pearson", "mean_best_pearson", "frac_constant"} <= set(s["layers"]["features.4"]["trained"])
     ci = s["layers"]["features.0"]["trained"]["frac_ge_0.9"]
     assert ci["ci95_t"][0] <= ci["mean"] <= ci["ci95_t"][1]
     for name in ("redundancy.png", "redundancy.md", "per_image.csv", "fig1_features.0.svg", "pairs_features.0.png",
