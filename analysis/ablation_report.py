@@ -36,7 +36,7 @@ from .ablation_stats import (CI_METHOD, RANK_METHOD, REFERENCE, UNITS, VERDICT_R
 from .budget_report import write_budget_report
 from .paper import paper_rows
 from .stats import kendall
-from .style import OKABE_ITO, pyplot, save_figure
+from .style import OKABE_ITO, pyplot, save_with_footer
 
 __all__ = ["write_ablation_report", "write_budget_report", "run_and_report", "AblationOutcome", "kendall_tau"]
 
@@ -326,12 +326,7 @@ def _figure(rows: Sequence[dict], summary: dict, cfg: AblationConfig, out: Path)
         ci = f", bootstrap-over-seeds 95% CI {fmt_pts(lo)} to {fmt_pts(hi)}" if lo is not None else ""
         foot += (f"Kendall τ-b of proxy means vs paper over {t['n_points']} points: {fmt_pts(t['tau'])} "
                  f"(exact {fmt_p(t['tau_p_value'])}{ci}).")
-    if summary["missing_runs"]:
-        foot += f" {len(summary['missing_runs'])} run(s) missing."
-    fig.suptitle(cfg.title, fontsize=11)
-    fig.text(0.5, 0.015, foot, ha="center", fontsize=8, color="#333333")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
-    return save_figure(fig, out / "figure", dpi=130, bbox_inches=None)
+    return save_with_footer(fig, cfg.title, foot, out / "figure", summary["missing_runs"])
 
 
 # ---------------------------------------------------------------------------------------------

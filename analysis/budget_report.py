@@ -28,7 +28,7 @@ from .ablation_stats import (ALPHA, CI_METHOD, REFERENCE, UNITS, VERDICT_RULE, _
                              short_name)
 from .paper import paper_rows
 from .stats import ols_ci95
-from .style import OKABE_ITO, OKABE_ITO_CYCLE, pyplot, save_figure
+from .style import OKABE_ITO, OKABE_ITO_CYCLE, pyplot, save_with_footer
 
 __all__ = ["budget_statistics", "write_budget_report"]
 
@@ -245,12 +245,7 @@ def _budget_fig(summary: dict, cfg: AblationConfig, out: Path) -> list[Path]:
         ax.grid(alpha=0.3)
     foot = (f"Proxy: {cfg.fidelity_name} recipe on {short_dataset(cfg.data['dataset'])}, width {cfg.fidelity.width}, "
             f"fraction {cfg.fidelity.fraction}; each budget trains from scratch.")
-    if summary["missing_runs"]:
-        foot += f" {len(summary['missing_runs'])} run(s) missing."
-    fig.suptitle(cfg.title, fontsize=11)
-    fig.text(0.5, 0.015, foot, ha="center", fontsize=8, color="#333333")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
-    return save_figure(fig, out / "figure", dpi=130, bbox_inches=None)
+    return save_with_footer(fig, cfg.title, foot, out / "figure", summary["missing_runs"])
 
 
 def _budget_markdown(summary: dict, cfg: AblationConfig, command: Optional[str]) -> str:

@@ -150,13 +150,20 @@ def pareto_rows(front: Sequence[Any], objectives: Sequence[str]) -> list[dict]:
         objectives: The study's objective names (in the order of ``trial.values``).
 
     Returns:
-        ``{"number", <objective>..., "macs", "params", "latency_ms", "arch_id", "params_suggested"}``
+        ``{"number", <objective>..., "macs", "params", "latency_ms", "latency_noisy", "arch_id",
+        "params_suggested"}``
         per trial.
     """
     return [{"number": t.number, **{o: t.values[i] for i, o in enumerate(objectives)},
              "macs": t.user_attrs.get("macs"), "params": t.user_attrs.get("params"),
-             "latency_ms": t.user_attrs.get("latency_ms"), "arch_id": t.user_attrs.get("arch_id"),
-             "params_suggested": dict(t.params)} for t in front]
+             "latency_ms": t.user_attrs.get("latency_ms"), "latency_noisy": _noisy(t.user_attrs),
+             "arch_id": t.user_attrs.get("arch_id"), "params_suggested": dict(t.params)} for t in front]
+
+
+def _noisy(ua: dict) -> Any:
+    """The trial's latency ``noisy`` flag (still noisy after re-measuring), None without a measured latency."""
+    lat = ua.get("latency")
+    return bool(lat["noisy"]) if isinstance(lat, dict) and "noisy" in lat else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,6 +236,8 @@ def trial_table_rows(frame: Any, objectives: Sequence[str], pareto: set[int]) ->
     """
     cols = ["number", "state", *objectives]
     cols += [c for c in ("macs", "params", "latency_ms") if c not in cols and c in frame and frame[c].notna().any()]
+    if "latency_noisy" in frame and frame["latency_noisy"].eq(True).any():
+        cols.append("latency_noisy")
     cols += ["feasible", "pareto", "arch_id", "note"]
     rows = [_table_row(r, cols, objectives, pareto) for _, r in frame.sort_values("number").iterrows()]
     return rows, cols

@@ -117,7 +117,8 @@ def _named(d: dict) -> str:
 
 
 def _pareto_rows(a: StudyAnalysis) -> tuple[list[dict], list[str]]:
-    cols = ["number", *a.objectives] + [c for c in ("macs", "params", "latency_ms") if c not in a.objectives]
+    cols = ["number", *a.objectives] + [c for c in ("macs", "params", "latency_ms", "latency_noisy")
+                                        if c not in a.objectives]
     cols += ["arch_id", "suggested parameters"]
     rows = []
     for p in a.pareto:

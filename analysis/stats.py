@@ -203,12 +203,7 @@ def bootstrap_ci(statistic: Callable[..., float], *paired_arrays: Sequence[float
         values = np.asarray(statistic(*(a[idx] for a in arrays), axis=-1), dtype=float).reshape(-1)
     else:
         values = np.array([statistic(*(a[i] for a in arrays)) for i in idx], dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size < max(1, n_boot // 2):
-        return _NAN, _NAN
-    tail = (1.0 - level) / 2.0 * 100.0
-    lo, hi = np.percentile(values, [tail, 100.0 - tail])
-    return float(lo), float(hi)
+    return _percentile_interval(values, n_boot, level)
 
 
 def topk_overlap(x: Sequence[float], y: Sequence[float], frac: float = 0.25) -> float:
@@ -301,12 +296,7 @@ def group_bootstrap_ci(statistic: Callable[[np.ndarray], np.ndarray], groups: Se
     rng = np.random.default_rng(seed)
     means = np.stack([g[rng.integers(0, g.size, size=(int(n_boot), g.size))].mean(axis=1) for g in arrays], axis=1)
     values = np.asarray(statistic(means), dtype=float).reshape(-1)
-    values = values[np.isfinite(values)]
-    if values.size < max(1, n_boot // 2):
-        return _NAN, _NAN
-    tail = (1.0 - level) / 2.0 * 100.0
-    lo, hi = np.percentile(values, [tail, 100.0 - tail])
-    return float(lo), float(hi)
+    return _percentile_interval(values, n_boot, level)
 
 
 def ols_ci95(design: Sequence[Sequence[float]], y: Sequence[float],
@@ -353,3 +343,14 @@ def ols_ci95(design: Sequence[Sequence[float]], y: Sequence[float],
             p_val = float(2 * _st.t.sf(abs(coef[i]) / se[i], df)) if se[i] > 0 else (0.0 if coef[i] != 0 else 1.0)
         out[k] = {"estimate": float(coef[i]), "ci95": [float(coef[i] - half), float(coef[i] + half)], "p_value": p_val}
     return {"df": int(df), "coef": out}
+
+
+def _percentile_interval(values: np.ndarray, n_boot: int, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of the finite bootstrap ``values``; NaNs when
+    fewer than half of the ``n_boot`` resamples gave a finite statistic."""
+    values = values[np.isfinite(values)]
+    if values.size < max(1, n_boot // 2):
+        return _NAN, _NAN
+    tail = (1.0 - level) / 2.0 * 100.0
+    lo, hi = np.percentile(values, [tail, 100.0 - tail])
+    return float(lo), float(hi)

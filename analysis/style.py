@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-__all__ = ["OKABE_ITO", "OKABE_ITO_CYCLE", "MAP_CMAP", "SIM_CMAP", "RC_DEFAULTS", "pyplot", "save_figure"]
+__all__ = ["OKABE_ITO", "OKABE_ITO_CYCLE", "MAP_CMAP", "SIM_CMAP", "RC_DEFAULTS", "pyplot", "save_figure", "save_with_footer"]
 
 OKABE_ITO: dict[str, str] = {
     "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00", "sky": "#56B4E9",
@@ -81,3 +81,25 @@ def save_figure(fig: Any, path_stem: Union[str, os.PathLike], formats: Sequence[
 
         plt.close(fig)
     return paths
+
+
+def save_with_footer(fig: Any, title: str, footer: str, path_stem: Union[str, os.PathLike],
+                     missing_runs: Sequence[Any] = ()) -> list[Path]:
+    """Give ``fig`` a title and a one-line footer (plus the count of missing runs), then save it.
+
+    Args:
+        fig: A matplotlib ``Figure`` (its axes are laid out to leave room for both lines).
+        title: The figure's title.
+        footer: The provenance line under the axes.
+        path_stem: Output path without extension (see :func:`save_figure`).
+        missing_runs: Runs the figure lacks; a non-empty list adds "N run(s) missing." to the footer.
+
+    Returns:
+        The written files.
+    """
+    if missing_runs:
+        footer += f" {len(missing_runs)} run(s) missing."
+    fig.suptitle(title, fontsize=11)
+    fig.text(0.5, 0.015, footer, ha="center", fontsize=8, color="#333333")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    return save_figure(fig, path_stem, dpi=130, bbox_inches=None)

@@ -160,6 +160,14 @@ def _print_summary(a: StudyAnalysis) -> None:
         print(f"note: {n}")
 
 
+def _analyze(args: argparse.Namespace) -> tuple[Any, Path, Any]:
+    """Open the study (and the compared ones) and analyse it into its output folder."""
+    from ghostnas.analysis.study_analysis import analyze_study
+
+    study, compare, out, label = _prepare(args)
+    return study, out, analyze_study(study, out, _options(args), compare=compare, label=label)
+
+
 def run_pareto(args: argparse.Namespace) -> int:
     """``ghostnas pareto``: write the study's figures and tables, print a summary.
 
@@ -169,11 +177,7 @@ def run_pareto(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
-    from ghostnas.analysis.study_analysis import analyze_study
-
-    options = _options(args)
-    study, compare, out, label = _prepare(args)
-    a = analyze_study(study, out, options, compare=compare, label=label)
+    _, _, a = _analyze(args)
     _print_summary(a)
     for paths in a.figures.values():
         for p in paths:
@@ -193,12 +197,9 @@ def run_report(args: argparse.Namespace) -> int:
         The exit status (0).
     """
     from ghostnas.analysis.report import write_report
-    from ghostnas.analysis.study_analysis import analyze_study
     from ghostnas.search.storage import redact
 
-    options = _options(args)
-    study, compare, out, label = _prepare(args)
-    a = analyze_study(study, out, options, compare=compare, label=label)
+    study, out, a = _analyze(args)
     paths = write_report(study, out, storage_label=redact(args.storage[0]), analysis=a)
     _print_summary(a)
     print(f"wrote {paths['html']} (self-contained) and {paths['markdown']}")

@@ -8,10 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from ghostnas.space.tomlconfig import ConfigError, apply_overrides, check_keys, parse_value, read_toml, resolve_named
+from ghostnas.space.tomlconfig import (ConfigError, apply_overrides, check_choice, check_keys, parse_value, read_toml,
+                                       resolve_named)
 
 __all__ = ["CONFIG_DIR", "list_configs", "config_path", "load_config", "ConfigError", "apply_overrides",
-           "check_keys", "parse_value"]
+           "check_choice", "check_keys", "parse_value"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 

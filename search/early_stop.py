@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import optuna
 from optuna.trial import TrialState
 
-from .config import ConfigError, check_keys
+from .config import ConfigError, check_choice, check_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     from .study_config import StudyConfig
@@ -90,13 +90,8 @@ def check_early_stopping(raw: Any, objectives: Sequence[str], fidelity: Any, pru
     """
     if raw is None:
         return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"[early_stopping] must be a table, got {raw!r}")
     check_keys(raw, _KEYS, "[early_stopping]")
-    method = raw.get("method", "mo-asha")
-    if method not in EARLY_STOPPING_METHODS:
-        raise ConfigError(f"[early_stopping] method = {method!r} is not allowed; choose from "
-                          f"{', '.join(EARLY_STOPPING_METHODS)}")
+    method = check_choice(raw.get("method", "mo-asha"), EARLY_STOPPING_METHODS, "[early_stopping] method")
     if method == "none":
         return {}
     min_epochs = raw.get("min_epochs", 1)

@@ -51,7 +51,7 @@ from optuna.trial import TrialState
 
 from ghostnas.space import ArchConfig, SearchSpace, analytic_counts, build_arch
 
-from .config import ConfigError, check_keys
+from .config import ConfigError, check_choice, check_keys
 from .zero_cost import PROXIES, compute_proxy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,12 +73,8 @@ def check_prefilter(raw: Any, sampler: dict, fidelity: Any) -> dict:
     """
     if raw is None:
         return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"[prefilter] must be a table, got {raw!r}")
     check_keys(raw, _KEYS, "[prefilter]")
-    proxy = raw.get("proxy", "synflow")
-    if proxy not in PROXIES:
-        raise ConfigError(f"[prefilter] proxy = {proxy!r} is not allowed; choose from {', '.join(PROXIES)}")
+    proxy = check_choice(raw.get("proxy", "synflow"), PROXIES, "[prefilter] proxy")
     k = raw.get("candidates", 8)
     if not isinstance(k, int) or isinstance(k, bool) or k < 2:
         raise ConfigError(f"[prefilter] candidates = {k!r} is not allowed; expected an integer >= 2 "
@@ -86,9 +82,7 @@ def check_prefilter(raw: Any, sampler: dict, fidelity: Any) -> dict:
     batch = raw.get("batch_size", fidelity.batch_size)
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 2:
         raise ConfigError(f"[prefilter] batch_size = {batch!r} is not allowed; expected an integer >= 2")
-    select = raw.get("select", "max")
-    if select not in SELECT_RULES:
-        raise ConfigError(f"[prefilter] select = {select!r} is not allowed; choose from {', '.join(SELECT_RULES)}")
+    select = check_choice(raw.get("select", "max"), SELECT_RULES, "[prefilter] select")
     if sampler.get("name") == "grid":
         raise ConfigError("[prefilter] cannot be used with sampler 'grid': the grid sampler tracks its own "
                           "points and would not see the architecture the pre-filter trains")

@@ -139,6 +139,13 @@ def _efficiency_columns(ua: dict) -> dict[str, Any]:
             "rungs": json.dumps(ua["rungs"], sort_keys=True) if ua.get("rungs") else None}
 
 
+def _latency_noisy(ua: dict[str, Any]) -> Optional[bool]:
+    """Whether the trial's latency stayed noisy (IQR > 10% of the median) after its re-measurements;
+    None when it has no measured latency."""
+    lat = ua.get("latency")
+    return bool(lat.get("noisy")) if isinstance(lat, dict) and "noisy" in lat else None
+
+
 def trials_frame(study: optuna.Study) -> "Any":
     """The study's trials as a pandas DataFrame: params, objectives, arch id, counts, curve, reasons, and
     the search-efficiency columns: ``train_cpu_s`` (core-seconds of training), ``prefilter`` (what the
@@ -156,7 +163,8 @@ def trials_frame(study: optuna.Study) -> "Any":
             row[o] = t.values[i] if t.values is not None else None
         ua = t.user_attrs
         row.update({"arch_id": ua.get("arch_id"), "macs": ua.get("macs"), "params": ua.get("params"),
-                    "latency_ms": ua.get("latency_ms"), "train_s": ua.get("train_s"), "device": ua.get("device"),
+                    "latency_ms": ua.get("latency_ms"), "latency_noisy": _latency_noisy(ua),
+                    "train_s": ua.get("train_s"), "device": ua.get("device"),
                     "feasible": all(v <= 0 for v in t.constraints.values()) if t.constraints else True,
                     "rejected": ua.get("rejected"), "reused_from": ua.get("reused_from"),
                     "setup_hash": ua.get("setup_hash"),
@@ -192,7 +200,8 @@ def display_frame(df: "Any", objectives: list[str]) -> "Any":
     if "params" in df.columns:
         out["params"] = [fmt(None if v is None or pd.isna(v) else int(v), ",d") for v in df["params"]]
     if "latency_ms" in df.columns and ("latency" in objectives or df["latency_ms"].notna().any()):
-        out["latency (ms)"] = [fmt(v, ".2f") for v in df["latency_ms"]]
+        noisy = df["latency_noisy"] if "latency_noisy" in df.columns else [None] * len(df)
+        out["latency (ms)"] = [fmt(v, ".2f") + (" (noisy)" if n is True else "") for v, n in zip(df["latency_ms"], noisy)]
     for c in ("arch_id", "feasible"):
         if c in df.columns:
             out[c] = df[c]

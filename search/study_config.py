@@ -34,7 +34,10 @@ _CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max", "latency_pred_ms_max
 # search/objective.py); precision f32 | bf16 (openvino); clock wall | cpu; predictor_samples: architectures
 # whose layers seed the latency_pred table (ghostnas.space.latency_predictor).
 _LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time", "backend", "precision", "clock",
-            "predictor_samples"}
+            "predictor_samples", "remeasure"}
+# Seconds of timing per latency measurement, at least: below about 0.1 s a median of a few runs is
+# dominated by scheduler noise on a shared CPU.
+MIN_LATENCY_RUN_TIME = 0.1
 
 
 def _check_pareto(pareto: Any, objectives: list) -> None:
@@ -182,6 +185,14 @@ class StudyConfig:
         ps = latency.get("predictor_samples", 10)
         if not isinstance(ps, int) or isinstance(ps, bool) or ps < 1:
             raise ConfigError(f"[latency] predictor_samples = {ps!r} is not allowed; expected an integer >= 1")
+        rt = latency.get("min_run_time", 0.3)
+        if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not rt >= MIN_LATENCY_RUN_TIME:
+            raise ConfigError(f"[latency] min_run_time = {rt!r} is not allowed; expected seconds >= "
+                              f"{MIN_LATENCY_RUN_TIME} (shorter timings are mostly noise)")
+        rm = latency.get("remeasure", 2)
+        if not isinstance(rm, int) or isinstance(rm, bool) or not 0 <= rm <= 10:
+            raise ConfigError(f"[latency] remeasure = {rm!r} is not allowed; expected an integer 0-10 "
+                              "(times a noisy measurement is repeated)")
         prefilter = check_prefilter(raw.get("prefilter"), sampler, fidelity)
         early_stopping = check_early_stopping(raw.get("early_stopping"), objectives, fidelity, pruner)
         run_dir = Path(study.get("run_dir", f"runs/{name}"))

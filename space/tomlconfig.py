@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-__all__ = ["read_toml", "resolve_named", "apply_overrides", "parse_value", "check_keys", "ConfigError"]
+__all__ = ["read_toml", "resolve_named", "apply_overrides", "parse_value", "check_choice", "check_keys", "ConfigError"]
 
 
 class ConfigError(ValueError):
@@ -77,6 +77,14 @@ def read_toml(path: Path, what: str = "config", overrides: Iterable[str] = ()) -
     except UnicodeDecodeError:
         raise ConfigError(f"{what} {str(path)!r} is not UTF-8 text") from None
     return apply_overrides(cfg, overrides)
+
+
+def check_choice(value: Any, allowed: Iterable[Any], where: str) -> Any:
+    """Return ``value`` if it is one of ``allowed``; else raise ConfigError naming ``where`` and the choices."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{where} = {value!r} is not allowed; choose from {', '.join(map(str, allowed))}")
+    return value
 
 
 def check_keys(section: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:

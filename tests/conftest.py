@@ -221,3 +221,65 @@ def url_password(url: str) -> str:
 def pg_password():
     """The :func:`url_password` helper: ``pg_password(url) -> password``."""
     return url_password
+
+
+# The tiny fidelity ladder (2-stage Ghost space, 4 architectures, digits, rungs 1 and 2 epochs, top rung
+# at 2 seeds) used by the ladder, fidelity-report and fidelity-CLI tests. They pass the same run cache
+# (pytest's session folder), so in one session it is trained once.
+LADDER_SPACE_TOML = """
+family = "ghostnet"
+num_classes = 10
+[global]
+width = 0.5
+resolution = 16
+dropout = 0.0
+[defaults]
+ratio = [2, 3]
+dw_size = [1, 3]
+se_ratio = 0
+kernel = "table"
+[[stages]]
+rows = [[3, 16, 16, 0, 1]]
+[[stages]]
+rows = [[3, 48, 24, 0, 2]]
+"""
+
+LADDER_TOML = """
+name = "tiny"
+space = "{space}"
+n_archs = 4
+[data]
+dataset = "digits"
+[fidelity]
+val_size = 100
+batch_size = 32
+optimizer = "adamw"
+lr = 0.01
+schedule = "onecycle"
+[ladder]
+epochs = [1, 2]
+fraction = 0.3
+seeds = [0]
+top_seeds = [0, 1]
+[proxies]
+batch_size = 16
+[run]
+threads = 1
+[output]
+runs_dir = "{runs}"
+"""
+
+
+def _write_tiny_ladder(folder: Path, runs: Path) -> Path:
+    """The tiny ladder's space and config files in ``folder``; returns the config path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tiny.toml").write_text(LADDER_SPACE_TOML)
+    path = folder / "tiny_ladder.toml"
+    path.write_text(LADDER_TOML.format(space=folder / "tiny.toml", runs=runs))
+    return path
+
+
+@pytest.fixture(scope="session")
+def write_tiny_ladder():
+    """``write_tiny_ladder(folder, runs)`` writes the tiny ladder's space and config; returns the config path."""
+    return _write_tiny_ladder

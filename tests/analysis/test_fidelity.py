@@ -1,6 +1,6 @@
 """Fidelity report (ghostnas.analysis.fidelity): statistics recomputed by hand from the cached run records.
 
-Uses the tiny ladder of tests/search/test_ladder.py (same config; its run cache is shared through pytest's
+Uses the tiny ladder of tests/conftest.py (the ladder tests use the same config; its run cache is shared through pytest's
 session folder, so in one session it is trained once).
 """
 import json
@@ -14,61 +14,9 @@ from scipy import stats as st
 from ghostnas.analysis.fidelity import run_fidelity, summarize_ladder
 from ghostnas.search.ladder import load_ladder, load_ladder_config
 
-TINY_SPACE = """
-family = "ghostnet"
-num_classes = 10
-[global]
-width = 0.5
-resolution = 16
-dropout = 0.0
-[defaults]
-ratio = [2, 3]
-dw_size = [1, 3]
-se_ratio = 0
-kernel = "table"
-[[stages]]
-rows = [[3, 16, 16, 0, 1]]
-[[stages]]
-rows = [[3, 48, 24, 0, 2]]
-"""
-
-TINY_LADDER = """
-name = "tiny"
-space = "{space}"
-n_archs = 4
-[data]
-dataset = "digits"
-[fidelity]
-val_size = 100
-batch_size = 32
-optimizer = "adamw"
-lr = 0.01
-schedule = "onecycle"
-[ladder]
-epochs = [1, 2]
-fraction = 0.3
-seeds = [0]
-top_seeds = [0, 1]
-[proxies]
-batch_size = 16
-[run]
-threads = 1
-[output]
-runs_dir = "{runs}"
-"""
-
-
-def write_tiny(folder: Path, runs: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "tiny.toml").write_text(TINY_SPACE)
-    path = folder / "tiny_ladder.toml"
-    path.write_text(TINY_LADDER.format(space=folder / "tiny.toml", runs=runs))
-    return path
-
-
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    path = write_tiny(tmp_path_factory.mktemp("fidelity"), tmp_path_factory.getbasetemp() / "tiny_ladder_runs")
+def report(tmp_path_factory, write_tiny_ladder):
+    path = write_tiny_ladder(tmp_path_factory.mktemp("fidelity"), tmp_path_factory.getbasetemp() / "tiny_ladder_runs")
     out = tmp_path_factory.mktemp("fidelity_out")
     return run_fidelity(path, out=out, n_boot=400), path, out
 

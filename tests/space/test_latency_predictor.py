@@ -153,7 +153,7 @@ def test_latency_pred_objective_in_a_tiny_study(tmp_path, monkeypatch, tiny_conf
     assert OBJECTIVES["latency_pred"] == "minimize"
     monkeypatch.setenv("GHOSTNAS_CACHE", str(tmp_path / "cache"))
     raw = tiny_config(tmp_path, objectives=["accuracy", "latency_pred"],
-                      latency={"backend": "torch", "predictor_samples": 2, "min_run_time": 0.02},
+                      latency={"backend": "torch", "predictor_samples": 2, "min_run_time": 0.1},
                       constraints={"latency_pred_ms_max": 1e6}, study={"n_trials": 2, "storage": "memory"})
     study = run_worker(StudyConfig.from_dict(raw))
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
