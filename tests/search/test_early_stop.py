@@ -1,6 +1,11 @@
 """MO-ASHA early stopping (ghostnas.search.early_stop): the promotion rule on hand-made rung tables, the
 config checks, the rule against a storage, and a journal study with two worker processes and a worker
 killed with kill -9 whose recorded rung point later decisions still use."""
+import json
+import signal
+import subprocess
+import sys
+import uuid
 
 import optuna
 import pytest
@@ -191,3 +196,62 @@ make_stopper(cfg, study).check(t, 1, 1.0, {"macs": 1.0, "params": 1.0})
 print(t.number, arch.id, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
+
+
+@pytest.mark.timeout(1500)
+def test_two_worker_processes_share_rung_state_that_survives_kill9(tmp_path, tiny_config, env):
+    journal = str(tmp_path / "run" / "study.journal")
+    name = f"asha-{uuid.uuid4().hex[:8]}"
+    raw = tiny_config(tmp_path, name=name, fidelity={"epochs": 2, "fraction": 0.1, "eval_every": 1},
+                      early_stopping={"method": "mo-asha", "min_epochs": 1, "eta": 2},
+                      prefilter={"proxy": "params", "candidates": 2},
+                      study={"n_trials": 3, "storage": journal, "run_dir": str(tmp_path / "run"), "threads": 1})
+    open_study(StudyConfig.from_dict(raw))
+    k = subprocess.run([sys.executable, "-c", KILLED, journal, name], capture_output=True, text=True, env=env(),
+                       timeout=240)
+    assert k.returncode == -signal.SIGKILL, k.stderr[-2000:]
+    killed_number, killed_arch = k.stdout.split()
+    killed_number = int(killed_number)
+    cmd = [sys.executable, "-m", "ghostnas.cli", "worker", "--storage", journal, "--study", name, "--index"]
+    procs = [subprocess.Popen(cmd + [str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+             for i in (1, 2)]
+    for p in procs:
+        assert p.wait(timeout=1200) == 0, p.communicate()[1][-3000:]
+    study = optuna.load_study(study_name=name, storage=open_storage(journal, None, heartbeat=False))
+    trials = study.get_trials(deepcopy=False)
+    by = {t.number: t for t in trials}
+    assert by[killed_number].state == TrialState.FAIL                      # failed as stale (dead pid) ...
+    retries = [t for t in trials if t.user_attrs.get("retry_of") == killed_number]
+    assert retries and retries[0].params == by[killed_number].params       # ... and queued again as it was
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    full = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("reused_from") is None]
+    assert len(full) == 3
+    pids = {t.user_attrs["worker"]["pid"] for t in trials if t.number != killed_number and "worker" in t.user_attrs}
+    assert len(pids) >= 2, "both worker processes ran trials"
+    judged = [t for t in trials if t.number != killed_number and t.user_attrs.get("reused_from") is None
+              and "promote" in (t.user_attrs.get("rungs") or {}).get("1", {})]
+    assert judged
+    for t in judged:
+        r = t.user_attrs["rungs"]["1"]
+        if t.user_attrs["arch_id"] != killed_arch:
+            # the dead worker's point is in every other architecture's table, and dominates it
+            assert r["n"] >= 2 and r["rank"] >= 1, (t.number, r)
+        assert r["promote"] is (t.state == TrialState.COMPLETE)
+        if t.state == TrialState.PRUNED:
+            assert t.user_attrs["early_stop"]["rung"] == t.user_attrs["stopped_at_epoch"] == 1
+    # the pre-filter chose, and the trial's parameters are, the trained architecture
+    for t in judged:
+        pf = t.user_attrs["prefilter"]
+        assert "skipped" in pf or pf["chosen_arch_id"] == t.user_attrs["arch_id"]
+    # A later process (resume with one more trial) judges against every point recorded so far.
+    recorded = {t.user_attrs["arch_id"] for t in trials if "1" in (t.user_attrs.get("rungs") or {})}
+    raw["study"]["n_trials"] = 4
+    before = len(trials)
+    study = run_worker(StudyConfig.from_dict(raw))
+    new = [t for t in study.get_trials(deepcopy=False)[before:]
+           if "promote" in (t.user_attrs.get("rungs") or {}).get("1", {})]
+    assert new
+    first = new[0]
+    assert first.user_attrs["rungs"]["1"]["n"] == len(recorded - {first.user_attrs["arch_id"]}) + 1
+    print("rung-1 verdicts:", json.dumps([(t.number, t.state.name, t.user_attrs["rungs"]["1"]["n"],
+                                           t.user_attrs["rungs"]["1"]["position"]) for t in judged]))
