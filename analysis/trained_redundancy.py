@@ -29,7 +29,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -259,9 +259,6 @@ def write_redundancy_report(model: str, layers: Sequence[str], data: str, out: U
     Returns:
         The :class:`RedundancyReport`.
     """
-    from . import figures as figs
-    from .redundancy_figures import plot_fit_mse, plot_redundancy_bars, plot_similar_pairs
-
     layers, ds = list(dict.fromkeys(layers)), list(ds)
     figure_layers = list(dict.fromkeys(figure_layers or layers[:1]))
     if not layers:
@@ -273,16 +270,7 @@ def write_redundancy_report(model: str, layers: Sequence[str], data: str, out: U
     net, info, wpath = _build(model, dataset.num_classes, weights)
     trained = wpath is not None
     resolve_layers(net, layers)
-    stats_src = load_dataset(norm_data, data_dir=data_dir) if norm_data else dataset
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(dataset.y), generator=g)[:min(n, len(dataset.y))]
-    x_u8 = dataset.x[idx]
-    mean = torch.tensor(stats_src.mean).view(1, -1, 1, 1)
-    std = torch.tensor(stats_src.std).view(1, -1, 1, 1)
-    x = (x_u8.float() / 255.0 - mean) / std
-    if resize:
-        x = F.interpolate(x, size=(resize, resize), mode="bilinear", align_corners=False)
-        x_u8 = F.interpolate(x_u8.float(), size=(resize, resize), mode="bilinear", align_corners=False).clamp(0, 255)
+    x, x_u8 = _images(dataset, load_dataset(norm_data, data_dir=data_dir) if norm_data else dataset, n, seed, resize)
     n = x.shape[0]
     if not 0 <= image_index <= n - 4:
         raise ValueError(f"image_index must be in 0..{n - 4} (4 images are drawn), got {image_index}")
@@ -299,13 +287,53 @@ def write_redundancy_report(model: str, layers: Sequence[str], data: str, out: U
     what = info["name"] + (f", val acc {info['val_acc']:.1%}" if info.get("val_acc") is not None else "")
     tag = (f"{what}{'' if trained else ', UNTRAINED (random init)'}" + (f" ({label})" if label else "")
            + f"; {n} images of {data_txt}")
+    per_image, table_df, notes = _layer_statistics(feats, layers, thresholds, n_boot, seed)
+    _write_statistics(report, per_image, table_df, notes, thresholds, list(models), tag)
+    fit_df, pairs_info = _figure_layers(report, feats[next(iter(models))], x_u8, figure_layers, thresholds[0], top_k,
+                                        ds, fit_images, image_index, n, tag)
+    mono = bool(all((np.diff(g.sort_values("d")["mse"].to_numpy()) <= 1e-12).all()
+                    for _, g in fit_df.groupby(["pair", "variant"])))
+    report.summary = {
+        "model": {k: v for k, v in info.items()}, "trained": trained, "data": data_txt,
+        "normalised_with": _portable_spec(norm_data) if norm_data else data_txt, "images": n, "seed": seed,
+        "resize": resize, "thresholds": list(thresholds), "label": label, "models": list(models),
+        "layers": _layer_summary(table_df, layers, list(models), notes),
+        "top_pairs": pairs_info, "fit_images": min(fit_images, n), "mse_non_increasing_in_d": mono,
+        "mse_vs_d": {f"{r['pair']} | {r['variant']} | d={r['d']}": [r["mse"], r["relative_mse"]]
+                     for _, r in fit_df.iterrows()}}
+    _write(report, "summary.json", json.dumps(report.summary, indent=2) + "\n")
+    return report
+
+
+def _write(report: RedundancyReport, name: str, text: str) -> None:
+    (report.out / name).write_text(text, encoding="utf-8")
+    report.files.append(report.out / name)
+
+
+def _images(dataset: Any, stats_src: Any, n: int, seed: int, resize: Optional[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded subset of ``n`` images: normalised with ``stats_src``'s mean/std, and as uint8 for drawing."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(dataset.y), generator=g)[:min(n, len(dataset.y))]
+    x_u8 = dataset.x[idx]
+    mean = torch.tensor(stats_src.mean).view(1, -1, 1, 1)
+    std = torch.tensor(stats_src.std).view(1, -1, 1, 1)
+    x = (x_u8.float() / 255.0 - mean) / std
+    if resize:
+        x = F.interpolate(x, size=(resize, resize), mode="bilinear", align_corners=False)
+        x_u8 = F.interpolate(x_u8.float(), size=(resize, resize), mode="bilinear", align_corners=False).clamp(0, 255)
+    return x, x_u8
+
+
+def _layer_statistics(feats: dict, layers: Sequence[str], thresholds: Sequence[float], n_boot: int,
+                      seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Per-image statistics (cosine and Pearson) of every layer and model, and their means with CIs."""
     pearson_cols = [f"frac_ge_{t:g}_pearson" for t in thresholds] + ["mean_best_pearson", "frac_constant"]
     stat_cols = [f"frac_ge_{t:g}" for t in thresholds] + list(_STAT_ORDER) + pearson_cols
     per_image, table, notes = [], [], {}
     for layer in layers:
-        shape = tuple(feats[next(iter(models))][layer].shape[1:])
+        shape = tuple(feats[next(iter(feats))][layer].shape[1:])
         notes[layer] = f"{shape[0]} maps, {shape[1]}×{shape[2]}"
-        for kind in models:
+        for kind in feats:
             pi = per_image_redundancy(feats[kind][layer], thresholds)
             # Pearson (centred per map and image): constant maps (bias-only, e.g. in random or barely
             # trained nets) are all cosine-1 with each other but count as "constant", not redundant, here.
@@ -324,66 +352,69 @@ def write_redundancy_report(model: str, layers: Sequence[str], data: str, out: U
             pi.insert(0, "layer", layer)
             pi.insert(0, "model", kind)
             per_image.append(pi)
-    table_df = pd.concat(table, ignore_index=True)
+    return pd.concat(per_image, ignore_index=True), pd.concat(table, ignore_index=True), notes
 
-    def _write(name: str, text: str) -> None:
-        (out / name).write_text(text, encoding="utf-8")
-        report.files.append(out / name)
 
-    _write("per_image.csv", pd.concat(per_image, ignore_index=True).to_csv(index=False, float_format="%.5f"))
-    _write("redundancy.csv", table_df.to_csv(index=False, float_format="%.6f"))
+def _write_statistics(report: RedundancyReport, per_image: pd.DataFrame, table_df: pd.DataFrame, notes: dict,
+                      thresholds: Sequence[float], models: list[str], tag: str) -> None:
+    """``per_image.csv``, ``redundancy.csv``, ``redundancy.md`` and the ``redundancy`` bar figure."""
+    from .redundancy_figures import plot_redundancy_bars
+
+    pearson_cols = [f"frac_ge_{t:g}_pearson" for t in thresholds] + ["mean_best_pearson", "frac_constant"]
+    _write(report, "per_image.csv", per_image.to_csv(index=False, float_format="%.5f"))
+    _write(report, "redundancy.csv", table_df.to_csv(index=False, float_format="%.6f"))
     md_stats = [f"frac_ge_{t:g}" for t in thresholds] + ["mean_best_cos", "frac_dead"]
-    _write("redundancy.md", f"# Per-image feature-map redundancy: {tag}\n\nMean over images [95% Student-t CI over "
-           f"images]. A map is redundant on an image if another map of the same layer has cosine ≥ t with it "
-           f"there (cosine over the H·W positions of that image).\n\n" + _markdown(table_df, md_stats, notes,
-                                                                                   list(models))
+    _write(report, "redundancy.md", f"# Per-image feature-map redundancy: {tag}\n\nMean over images [95% Student-t "
+           f"CI over images]. A map is redundant on an image if another map of the same layer has cosine ≥ t with "
+           f"it there (cosine over the H·W positions of that image).\n\n" + _markdown(table_df, md_stats, notes, models)
            + "\nThe same with Pearson correlation (each map centred on each image first); a constant map "
-           "counts as not redundant.\n\n" + _markdown(table_df, pearson_cols, notes, list(models)))
+           "counts as not redundant.\n\n" + _markdown(table_df, pearson_cols, notes, models))
     report.files += save_figure(plot_redundancy_bars(
         table_df, [f"frac_ge_{t:g}" for t in thresholds] + ["mean_best_cos"], layer_notes=notes,
         title=f"Feature-map redundancy per layer (per image, best partner in the same layer)\n{tag}"),
-        out / "redundancy")
+        report.out / "redundancy")
 
-    trained_kind = next(iter(models))
+
+def _figure_layers(report: RedundancyReport, feats: dict, x_u8: torch.Tensor, figure_layers: Sequence[str],
+                   threshold: float, top_k: int, ds: Sequence[int], fit_images: int, image_index: int, n: int,
+                   tag: str) -> tuple[pd.DataFrame, dict]:
+    """Figure-1 panels and MSE-vs-d fits of the most similar pairs of each figure layer (trained model)."""
+    from . import figures as figs
+    from .redundancy_figures import plot_fit_mse, plot_similar_pairs
+
     fits, pairs_info = [], {}
     shown = slice(image_index, image_index + 4)
     for layer in figure_layers:
-        maps = feats[trained_kind][layer]
-        red = redundancy_summary(pooled_cosine(maps), thresholds[0], top_k, layer=layer)
+        maps = feats[layer]
+        red = redundancy_summary(pooled_cosine(maps), threshold, top_k, layer=layer)
         pairs_info[layer] = [[i, j, round(v, 6)] for i, j, v in red.top_pairs]
         slug = layer.replace("/", "_")
         report.files += save_figure(figs.plot_feature_grid(
             maps[image_index], red.top_pairs, image=x_u8[image_index], max_maps=64,
             title=f"Figure 1 style: {layer} maps of one image, top-{top_k} most similar pairs (cosine over "
-                  f"{n} images)\n{tag}"), out / f"fig1_{slug}")
+                  f"{n} images)\n{tag}"), report.out / f"fig1_{slug}")
         best_on = [[float(F.cosine_similarity(maps[t, i].flatten().double(), maps[t, j].flatten().double(), dim=0))
                     for t in range(shown.start, shown.stop)] for i, j, _ in red.top_pairs]
         report.files += save_figure(plot_similar_pairs(
             maps[shown], x_u8[shown], red.top_pairs, per_image_cos=np.array(best_on),
-            title=f"Figure 1 style: the {top_k} most similar map pairs of {layer}\n{tag}"), out / f"pairs_{slug}")
+            title=f"Figure 1 style: the {top_k} most similar map pairs of {layer}\n{tag}"), report.out / f"pairs_{slug}")
         fits.append(_pair_fits(maps[:fit_images], layer, red.top_pairs, ds))
     fit_df = pd.concat(fits, ignore_index=True)
-    _write("mse_vs_d.csv", fit_df.to_csv(index=False, float_format="%.6e"))
-    _write("mse_vs_d.md", _mse_markdown(fit_df, tag, min(fit_images, n)))
+    _write(report, "mse_vs_d.csv", fit_df.to_csv(index=False, float_format="%.6e"))
+    _write(report, "mse_vs_d.md", _mse_markdown(fit_df, tag, min(fit_images, n)))
     report.files += save_figure(plot_fit_mse(fit_df, [
         ("min–max scaled, no bias", "mse", "MSE (maps min–max scaled to [0, 1])"),
         ("unscaled, with bias", "relative_mse", "MSE / variance of the target map (1 − R²)")],
         title=f"MSE of one least-squares d×d filter mapping one map to another (paper Table 2 experiment)\n{tag}"),
-        out / "mse_vs_d")
-    mono = bool(all((np.diff(g.sort_values("d")["mse"].to_numpy()) <= 1e-12).all()
-                    for _, g in fit_df.groupby(["pair", "variant"])))
-    report.summary = {
-        "model": {k: v for k, v in info.items()}, "trained": trained, "data": data_txt,
-        "normalised_with": _portable_spec(norm_data) if norm_data else data_txt, "images": n, "seed": seed,
-        "resize": resize, "thresholds": list(thresholds), "label": label, "models": list(models),
-        "layers": {layer: {"shape": notes[layer], **{kind: {r["statistic"]: {
-            "mean": round(r["mean"], 6), "ci95_t": [round(r["ci_lo"], 6), round(r["ci_hi"], 6)],
-            "ci95_bootstrap": [round(r["boot_lo"], 6), round(r["boot_hi"], 6)],
-            **({"pooled": round(r["pooled"], 6)} if pd.notna(r.get("pooled")) else {})}
-            for _, r in table_df[(table_df["layer"] == layer) & (table_df["model"] == kind)].iterrows()}
-            for kind in models}} for layer in layers},
-        "top_pairs": pairs_info, "fit_images": min(fit_images, n), "mse_non_increasing_in_d": mono,
-        "mse_vs_d": {f"{r['pair']} | {r['variant']} | d={r['d']}": [r["mse"], r["relative_mse"]]
-                     for _, r in fit_df.iterrows()}}
-    _write("summary.json", json.dumps(report.summary, indent=2) + "\n")
-    return report
+        report.out / "mse_vs_d")
+    return fit_df, pairs_info
+
+
+def _layer_summary(table_df: pd.DataFrame, layers: Sequence[str], models: list[str], notes: dict) -> dict:
+    """``summary.json``'s ``layers``: per layer and model, each statistic's mean, t and bootstrap CIs."""
+    return {layer: {"shape": notes[layer], **{kind: {r["statistic"]: {
+        "mean": round(r["mean"], 6), "ci95_t": [round(r["ci_lo"], 6), round(r["ci_hi"], 6)],
+        "ci95_bootstrap": [round(r["boot_lo"], 6), round(r["boot_hi"], 6)],
+        **({"pooled": round(r["pooled"], 6)} if pd.notna(r.get("pooled")) else {})}
+        for _, r in table_df[(table_df["layer"] == layer) & (table_df["model"] == kind)].iterrows()}
+        for kind in models}} for layer in layers}

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,12 +57,55 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Count the model four ways, optionally export it to ONNX and time it; print or dump JSON.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The exit status (0).
+    """
     if not args.no_latency and "torch" not in sys.modules:
         # On a CPU shared with other jobs, OpenMP spin-waiting makes multi-threaded batch-1
         # inference up to 100x slower; sleeping waits avoid it. Only effective before torch loads.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from ghostnas.ghostnet import default_resolution
-    from ghostnas.space import count_flops, measure_deploy_latency, measure_latency
+    from ghostnas.search.runs import build_model_from
+    from ghostnas.space import count_flops
+
+    _check_args(args)
+    model, spec = build_model_from(args.target, run=args.run)  # a run folder brings its trained weights
+    cfg, label = spec.config, spec.label
+    res = args.input or spec.resolution or default_resolution(cfg)
+    report = count_flops(model, (cfg.in_chans, res, res), analytic_config=cfg)
+    onnx_path = None
+    if args.onnx:
+        from ghostnas.space.onnx_export import DEFAULT_OPSET, export_onnx
+
+        data = export_onnx(model, args.onnx, (cfg.in_chans, res, res), batch=args.batch)
+        onnx_path = {"path": args.onnx, "opset": DEFAULT_OPSET, "bytes": len(data),
+                     "input": [args.batch, cfg.in_chans, res, res]}
+    latency = None if args.no_latency else _latency(args, model, (cfg.in_chans, res, res))
+    if args.json:
+        out = {"model": label, "input": res, "params": report.params, **report.to_dict(),
+               "latency": None if latency is None else {
+                   **latency.to_dict(), "fused": args.fused or args.deploy or args.backend != "torch",
+                   "deploy": args.deploy, "precision_requested": args.precision},
+               "onnx": onnx_path}
+        out["model"] = label  # FlopReport.to_dict's "model" is the counted module's name, not the user's label
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{label}: {report}")
+    if onnx_path is not None:
+        print(f"onnx: wrote {args.onnx} (opset {onnx_path['opset']}, BN folded, input "
+              f"{'x'.join(map(str, onnx_path['input']))}, {onnx_path['bytes']:,} bytes)")
+    if latency is not None:
+        print(f"latency{_latency_kind(args, latency)}: {latency}")
+    return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """One ValueError naming the first bad option."""
     from ghostnas.space.backends import check_backend
     from ghostnas.space.latency import CLOCKS
 
@@ -74,66 +118,36 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--min-run-time must be > 0, got {args.min_run_time}")
     if args.clock not in CLOCKS:
         raise ValueError(f"--clock must be one of {', '.join(CLOCKS)}, got {args.clock!r}")
-    if not args.no_latency:
-        check_backend(args.backend, args.precision)
-        if args.backend != "torch" and (args.fused or args.deploy or args.channels_last or args.device != "cpu"):
-            raise ValueError(f"--fused/--deploy/--channels-last/--device apply to the torch backend; "
-                             f"{args.backend} always runs the BN-folded ONNX export on the CPU")
-    if args.device == "cuda" and not args.no_latency:
+    if args.no_latency:
+        return
+    check_backend(args.backend, args.precision)
+    if args.backend != "torch" and (args.fused or args.deploy or args.channels_last or args.device != "cpu"):
+        raise ValueError(f"--fused/--deploy/--channels-last/--device apply to the torch backend; "
+                         f"{args.backend} always runs the BN-folded ONNX export on the CPU")
+    if args.device == "cuda":
         import torch
         if not torch.cuda.is_available():
             raise ValueError("--device cuda requested but CUDA is not available")
 
-    from ghostnas.search.runs import build_model_from
 
-    model, spec = build_model_from(args.target, run=args.run)  # a run folder brings its trained weights
-    cfg, label = spec.config, spec.label
-    res = args.input or spec.resolution or default_resolution(cfg)
+def _latency(args: argparse.Namespace, model: Any, shape: tuple[int, int, int]) -> Any:
+    """The latency the options ask for: another backend's BN-folded ONNX export, torch fused/deploy, or eager."""
+    from ghostnas.space import measure_deploy_latency, measure_latency
 
-    report = count_flops(model, (cfg.in_chans, res, res), analytic_config=cfg)
-    onnx_path = None
-    if args.onnx:
-        from ghostnas.space.onnx_export import DEFAULT_OPSET, export_onnx
+    if args.backend != "torch":
+        return measure_deploy_latency(model, shape, backend=args.backend, precision=args.precision, batch=args.batch,
+                                      threads=args.threads, min_run_time=args.min_run_time, clock=args.clock)
+    timing = dict(batch=args.batch, device=args.device, threads=args.threads,
+                  channels_last=args.channels_last or args.deploy, min_run_time=args.min_run_time, clock=args.clock)
+    if args.deploy or args.fused:
+        return measure_deploy_latency(model, shape, script=args.deploy, **timing)
+    return measure_latency(model, shape, **timing)
 
-        data = export_onnx(model, args.onnx, (cfg.in_chans, res, res), batch=args.batch)
-        onnx_path = {"path": args.onnx, "opset": DEFAULT_OPSET, "bytes": len(data),
-                     "input": [args.batch, cfg.in_chans, res, res]}
-    latency = None
-    if not args.no_latency:
-        shape = (cfg.in_chans, res, res)
-        timing = dict(batch=args.batch, device=args.device, threads=args.threads,
-                      channels_last=args.channels_last or args.deploy, min_run_time=args.min_run_time,
-                      clock=args.clock)
-        if args.backend != "torch":
-            latency = measure_deploy_latency(model, shape, backend=args.backend, precision=args.precision,
-                                             batch=args.batch, threads=args.threads,
-                                             min_run_time=args.min_run_time, clock=args.clock)
-        elif args.deploy or args.fused:
-            latency = measure_deploy_latency(model, shape, script=args.deploy, **timing)
-        else:
-            latency = measure_latency(model, shape, **timing)
 
-    if args.json:
-        out = {"model": label, "input": res, "params": report.params, **report.to_dict(),
-               "latency": None if latency is None else {**latency.to_dict(),
-                                                        "fused": args.fused or args.deploy or args.backend != "torch",
-                                                        "deploy": args.deploy,
-                                                        "precision_requested": args.precision},
-               "onnx": onnx_path}
-        out["model"] = label
-        print(json.dumps(out, indent=2))
-        return 0
-    print(f"{label}: {report}")
-    if onnx_path is not None:
-        print(f"onnx: wrote {args.onnx} (opset {onnx_path['opset']}, BN folded, input "
-              f"{'x'.join(map(str, onnx_path['input']))}, {onnx_path['bytes']:,} bytes)")
-    if latency is not None:
-        if args.backend != "torch":
-            kind = f" ({args.backend} {latency.backend_version}, {latency.threads} thread(s), {latency.precision}"
-            if args.precision != latency.precision:
-                kind += f"; {args.precision} requested, not supported by this CPU"
-            kind += ", BN-folded ONNX export)"
-        else:
-            kind = " (deploy: fused + channels_last + TorchScript)" if args.deploy else " (fused)" if args.fused else ""
-        print(f"latency{kind}: {latency}")
-    return 0
+def _latency_kind(args: argparse.Namespace, latency: Any) -> str:
+    if args.backend != "torch":
+        kind = f" ({args.backend} {latency.backend_version}, {latency.threads} thread(s), {latency.precision}"
+        if args.precision != latency.precision:
+            kind += f"; {args.precision} requested, not supported by this CPU"
+        return kind + ", BN-folded ONNX export)"
+    return " (deploy: fused + channels_last + TorchScript)" if args.deploy else " (fused)" if args.fused else ""
