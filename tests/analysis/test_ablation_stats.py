@@ -247,3 +247,93 @@ def test_render_and_replace_generated_blocks():
 def test_readme_generated_blocks_are_current():
     res = refresh_readme(REPO / "experiments" / "README.md", REPO / "experiments" / "results", write=False)
     assert res["changed"] == [], "run: python experiments/refresh_readme.py"
+
+
+# ---------------------------------------------------------------------------------------------
+# Boundaries and branches that mutation testing (experiments/mutation/) found unchecked.
+
+def test_p_value_format_boundary():
+    from ghostnas.analysis.ablation_stats import fmt_p
+
+    assert fmt_p(0.001) == "p=0.001" and fmt_p(0.000999) == "p<0.001" and fmt_p(0.0312) == "p=0.031"
+    assert fmt_p(None) == "p=–" and fmt_p(float("nan")) == "p=–"
+
+
+def test_missing_runs_section_names_each_run_and_the_command():
+    from ghostnas.analysis.ablation_stats import missing_runs_markdown
+
+    assert missing_runs_markdown([], "ghostnas ablate --config x") == []
+    missing = [{"point": "s=2 d=3", "seed": 1, "key": "abc"}, {"point": "baseline", "seed": 0, "key": "def", "epochs": 16}]
+    lines = missing_runs_markdown(missing, "ghostnas ablate --config x")
+    assert lines[:4] == ["", "## Missing runs (2)", "", "This report uses the runs that exist. Not yet trained: "
+                         "s=2 d=3 seed 1 (`abc`), 16 epochs baseline seed 0 (`def`)."]
+    assert lines[4:] == ["", "Train them (finished runs are reused from the run cache): `ghostnas ablate --config x`"]
+    assert missing_runs_markdown(missing, None) == lines[:4]
+
+
+def test_point_stats_half_width_needs_two_seeds():
+    assert point_stats([47.5])["acc_ci95_half"] is None
+    assert point_stats([])["acc_ci95_half"] is None and point_stats([])["acc_sd"] is None
+    assert point_stats([47.0, 49.0])["acc_ci95_half"] == pytest.approx(12.7062047 * math.sqrt(2) / math.sqrt(2), rel=1e-6)
+
+
+def test_compare_empty_side_and_a_small_negative_difference():
+    assert compare([1.0, 2.0], [])["verdict"] == "no data" and compare([1.0, 2.0], [])["diff"] is None
+    # A clear but small drop: the whole interval lies in (-1, 0), so the verdict must be "lower".
+    c = compare([50.0, 50.1, 50.2, 50.1], [50.5, 50.6, 50.7, 50.6])
+    assert -1 < c["diff_ci95"][0] < c["diff_ci95"][1] < 0 and c["verdict"] == "lower"
+
+
+def test_rank_agreement_with_one_and_two_points():
+    one = rank_agreement([[50.0, 51.0]], [93.0], ["a"])
+    assert one["tau"] is None and one["min_possible_p_value"] is None
+    two = rank_agreement([[50.0, 51.0], [40.0, 41.0]], [93.0, 92.0], ["a", "b"])
+    assert two["tau"] == pytest.approx(1.0) and two["tau_p_value"] == pytest.approx(1.0)
+    assert two["min_possible_p_value"] == pytest.approx(1.0)
+
+
+def _grid(accs_by_point):
+    paper = {"baseline": 93.6, "s=2 d=3": 93.7, "s=3 d=3": 93.4, "s=4 d=3": 93.0}
+    return [{"point": p, "ratio": None if p == "baseline" else int(p[2]), "dw_size": None if p == "baseline" else 3,
+             "accs": a, "seeds": list(range(len(a))), "paper_acc": paper[p]} for p, a in accs_by_point.items()]
+
+
+def test_best_point_sentence_depends_on_which_point_is_best():
+    ref_best = ablation_statistics(_grid({"baseline": [60, 61], "s=2 d=3": [55, 56], "s=3 d=3": [50, 52],
+                                          "s=4 d=3": [45, 47]}), "vgg16", "ratio", n_boot=50)
+    assert ref_best["best_point"] == "s=2 d=3" and ref_best["best_vs_reference"] is None
+    assert any(c.startswith("s=2 (the paper's default) has the highest mean") for c in ref_best["claims"])
+    other = ablation_statistics(_grid({"baseline": [60, 61], "s=2 d=3": [50, 52], "s=3 d=3": [55, 56],
+                                       "s=4 d=3": [45, 47]}), "vgg16", "ratio", n_boot=50)
+    assert other["best_point"] == "s=3 d=3" and other["best_vs_reference"]["to"] == "s=3 d=3"
+    assert any(c.startswith("s=3 has the highest mean of the Ghost points") for c in other["claims"])
+    assert not any("(the paper's default) has the highest" in c for c in other["claims"])
+
+
+def test_ghost_only_tau_sentence_only_when_it_differs_from_all_points():
+    with_base = ablation_statistics(_grid({"baseline": [60, 61], "s=2 d=3": [55, 56], "s=3 d=3": [50, 52]}),
+                                    "vgg16", "ratio", n_boot=50)
+    assert with_base["kendall_tau_vs_paper"]["n_points"] == 3 and with_base["kendall_tau_vs_paper_ghost"]["n_points"] == 2
+    assert sum("Kendall's τ-b against the paper over the Ghost points" in c for c in with_base["claims"]) == 1
+    no_base = ablation_statistics(_grid({"s=2 d=3": [55, 56], "s=3 d=3": [50, 52], "s=4 d=3": [45, 47]}),
+                                  "vgg16", "ratio", n_boot=50)
+    assert not any("over the Ghost points" in c for c in no_base["claims"])
+    assert sum("over all points with a paper number" in c for c in no_base["claims"]) == 1
+    # Without the reference point's runs, nothing is compared to it.
+    no_ref = ablation_statistics(_grid({"baseline": [60, 61], "s=3 d=3": [50, 52]}), "vgg16", "ratio", n_boot=50)
+    assert no_ref["reference_point"] is None and no_ref["baseline_vs_reference"] is None
+    assert all(p["diff_vs_reference"] is None for p in no_ref["points"])
+
+
+def test_ghost_tau_sentence_with_three_ghost_points_and_the_baseline():
+    s = ablation_statistics(_grid({"baseline": [60, 61], "s=2 d=3": [55, 56], "s=3 d=3": [50, 52],
+                                   "s=4 d=3": [45, 47]}), "vgg16", "ratio", n_boot=50)
+    assert s["kendall_tau_vs_paper_ghost"]["n_points"] == 3
+    assert sum("over the Ghost points (3 points)" in c for c in s["claims"]) == 1
+
+
+def test_a_reference_point_without_runs_is_not_compared():
+    s = ablation_statistics(_grid({"baseline": [60, 61], "s=2 d=3": [], "s=3 d=3": [50, 52], "s=4 d=3": [45, 47]}),
+                            "vgg16", "ratio", n_boot=50)
+    assert s["reference_point"] == "s=2 d=3" and s["baseline_vs_reference"] is None
+    assert not any("no data" in c or "s=2" in c for c in s["claims"]), s["claims"]
