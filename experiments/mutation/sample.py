@@ -67,18 +67,22 @@ def report(db: Path, name: str, config: str, out_json: Path, out_md: Path) -> No
     print(markdown(summary).splitlines()[4])
 
 
+def _name(summary: dict) -> str:
+    return summary.get("name") or Path(summary["config"]).stem
+
+
 def markdown(summary: dict) -> str:
     """The results page: the score, the score after the survivors' tests (when rechecked), each survivor."""
     n, k = summary["run"], summary["killed"]
     lo, hi = summary["kill_rate_ci95"] or (None, None)
     lines = [f"# Mutation testing: `{summary['module']}`", "",
-             f"`bash experiments/mutation/run.sh {summary['name']}` (cosmic-ray, a seeded sample of {summary['sampled']} "
+             f"`bash experiments/mutation/run.sh {_name(summary)}` (cosmic-ray, a seeded sample of {summary['sampled']} "
              f"mutants; tests and module in `{summary['config']}`).", "",
              f"Before: killed {k} of {n}: kill rate {k / n:.0%} [95% CI {lo:.0%}, {hi:.0%}]." if n else "Nothing ran."]
     after = summary.get("after")
     if after:
         a_lo, a_hi = after["kill_rate_ci95"]
-        lines += ["", f"After the tests written for the survivors (same sample, `run.sh {summary['name']} --recheck`): "
+        lines += ["", f"After the tests written for the survivors (same sample, `run.sh {_name(summary)} --recheck`): "
                       f"killed {after['killed']} of {n}: kill rate {after['kill_rate']:.0%} [95% CI {a_lo:.0%}, "
                       f"{a_hi:.0%}]. Column *now*: each survivor against today's tests."]
     lines += ["", "| survivor | line | function | change |" + (" now |" if after else ""),
