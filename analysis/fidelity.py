@@ -20,7 +20,7 @@ import math
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -234,6 +234,12 @@ def _archs_csv(result: LadderResult) -> str:
     return buf.getvalue()
 
 
+def _short_label(rung: dict[str, Any], rungs: Sequence[dict[str, Any]]) -> str:
+    """``4 ep`` when every rung trains on the same data fraction (the axis then says it), else the full label."""
+    same = len({r["fraction"] for r in rungs}) == 1
+    return f"{rung['epochs']} ep" if same and rung.get("epochs") is not None else rung["label"]
+
+
 def plot_fidelity(summary: dict[str, Any], result: LadderResult) -> Any:
     """The fidelity figure: τ against cost per architecture (rungs with their CI band, zero-cost
     proxies as points, the noise ceiling as a band) and rank-vs-rank scatters of the lowest and a
@@ -262,9 +268,13 @@ def plot_fidelity(summary: dict[str, Any], result: LadderResult) -> Any:
         ax.fill_between(x, lo, hi, color=OKABE_ITO["blue"], alpha=0.18, lw=0, label="short training, 95% CI")
         ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o-", color=OKABE_ITO["blue"], lw=2, ms=6, capsize=3,
                     elinewidth=1, label="short training (rungs)")
-        for k, (xi, yi, r) in enumerate(zip(x, y, rungs)):  # labels alternate above / below: neighbours stay apart
-            ax.annotate(r["label"], (xi, yi), textcoords="offset points", xytext=(-6, 9 if k % 2 == 0 else -17),
-                        ha="right", color=OKABE_ITO["blue"], fontsize=10)
+        same_data = len({r["fraction"] for r in rungs}) == 1
+        for xi, r in zip(x, rungs):  # rung names along the top edge, above each rung's x: they never meet the bars
+            ax.annotate(str(r["epochs"]) if same_data else r["label"], (xi, 0.985), xycoords=("data", "axes fraction"),
+                        ha="center", va="top", color=OKABE_ITO["blue"], fontsize=9.5)
+        if same_data:
+            ax.annotate("rung epochs:", (x[0], 0.985), xycoords=("data", "axes fraction"), xytext=(-10, 0),
+                        textcoords="offset points", ha="right", va="top", color=OKABE_ITO["blue"], fontsize=9.5)
         tr = summary["top_rung"]
         ax.axvline(tr["core_seconds_per_arch"], color=OKABE_ITO["black"], ls=":", lw=1.2)
         ax.annotate(f"reference\n{tr['label']}", (tr["core_seconds_per_arch"], 0.02), xycoords=("data", "axes fraction"),
@@ -304,9 +314,9 @@ def plot_fidelity(summary: dict[str, Any], result: LadderResult) -> Any:
             a2.plot([1, n], [1, n], color="0.6", lw=1, ls="--")
             a2.scatter(ref_rank, rr, s=30, color=OKABE_ITO["blue"], alpha=0.8, edgecolor="white", lw=0.5)
             r = rungs[i]
-            a2.set_title(f"{r['label']} against reference\nτ = {_fmt_ci(r['kendall_tau'], r['kendall_ci95'])}")
-            a2.set_xlabel(f"rank at reference {tr['label']} (1 = best)")
-            a2.set_ylabel(f"rank after {r['label']} (1 = best)")
+            a2.set_title(f"{r['label']} against the reference\nτ = {_fmt_ci(r['kendall_tau'], r['kendall_ci95'])}")
+            a2.set_xlabel("rank at the reference (1 = best)")
+            a2.set_ylabel(f"rank after {_short_label(r, rungs)} (1 = best)")
             a2.set_xlim(0, n + 1)
             a2.set_ylim(0, n + 1)
             a2.set_aspect("equal")
