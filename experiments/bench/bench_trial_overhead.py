@@ -98,7 +98,9 @@ def main() -> None:
     results = []
     for rep in range(3):
         import tomllib
-        qs_fid = tomllib.loads(Path("quickstart").read_text())["fidelity"]
+
+        from ghostnas.search.config import config_path
+        qs_fid = tomllib.loads(config_path("quickstart").read_text())["fidelity"]
         results.append(case(f"digits-quickstart-{rep}", "ghostnet_cifar", "digits", qs_fid, qs_params))
     cifar = HERE.parents[1].parent / "shared" / "data" / "cifar10" / "train.npz"
     if cifar.is_file():
