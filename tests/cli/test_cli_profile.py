@@ -28,6 +28,7 @@ def test_cli_profile_json_name_and_config(tmp_path, capsys):
     assert main(["profile", str(path), "--json", "--threads", "1", "--min-run-time", "0.05", "--fused"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["input"] == 33 and d["counters"]["analytic"]["total"] == analytic_counts(cfg, 33).macs
+    assert d["model"] == "arch.json"  # the user's label, not the counted module's name
     assert d["latency"]["threads"] == 1 and d["latency"]["median_ms"] > 0 and d["latency"]["fused"]
 
     flat = tmp_path / "ghost.json"
