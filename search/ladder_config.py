@@ -160,36 +160,7 @@ class LadderConfig:
         if not _is_int(sample_seed):
             raise ConfigError(f"ladder config: sample_seed must be an integer, got {sample_seed!r}")
 
-        # --- architectures: a space to sample from, or an explicit list
-        archs_raw = raw.get("archs")
-        overrides = raw.get("space_overrides", {})
-        if not isinstance(overrides, dict):
-            raise ConfigError("ladder config: [space_overrides] must be a table")
-        space_spec, space_label, explicit = None, "explicit list", None
-        if "space" in raw:
-            space_spec, space_label = _resolve_space(raw["space"], overrides, base_dir)
-        elif overrides:
-            raise ConfigError("ladder config: [space_overrides] needs a 'space'")
-        if archs_raw is not None:
-            if not isinstance(archs_raw, list) or len(archs_raw) < 3:
-                raise ConfigError("ladder config: archs must be a list of at least 3 architecture JSON dicts or files")
-            explicit = tuple(_resolve_arch(a, i, base_dir) for i, a in enumerate(archs_raw))
-            ids = [a.id for a in explicit]
-            if len(set(ids)) != len(ids):
-                raise ConfigError("ladder config: archs has duplicate architectures")
-            n_archs = len(explicit)
-            if "n_archs" in raw and raw["n_archs"] != n_archs:
-                raise ConfigError(f"ladder config: n_archs = {raw['n_archs']!r} but archs lists {n_archs} "
-                                  "architectures; drop n_archs")
-            if space_spec is None:
-                space_label = f"explicit list ({n_archs} architectures)"
-        else:
-            if space_spec is None:
-                raise ConfigError("ladder config: missing key 'space' (a shipped space name or a .toml path), "
-                                  "or give 'archs'")
-            n_archs = raw.get("n_archs", 24)
-            if not _is_int(n_archs) or n_archs < 3:
-                raise ConfigError(f"ladder config: n_archs must be an integer >= 3, got {n_archs!r}")
+        space_spec, space_label, explicit, n_archs = _architectures(raw, base_dir)
 
         # --- data
         data = dict(raw.get("data", {}))
@@ -200,58 +171,8 @@ class LadderConfig:
         if not _is_int(split_seed):
             raise ConfigError(f"ladder config: [data] split_seed must be an integer, got {split_seed!r}")
 
-        # --- recipe and rungs
-        recipe = dict(raw.get("fidelity", {}))
-        if not isinstance(recipe, dict):
-            raise ConfigError("ladder config: [fidelity] must be a table")
-        for k in _RUNG_KEYS:
-            if k in recipe:
-                raise ConfigError(f"ladder config: [fidelity] {k}: the ladder sets it per rung; "
-                                  f"give the budgets in [ladder] epochs / fraction")
-        if recipe.get("width", 1.0) != 1.0:
-            raise ConfigError("ladder config: [fidelity] width: the ladder trains architectures as sampled; "
-                              "set the width in [space_overrides] width")
-        try:
-            Fidelity.from_dict({**recipe, "epochs": 1})
-        except ValueError as e:
-            raise ConfigError(f"ladder config: [fidelity] {e}") from None
-        lad = raw.get("ladder")
-        if not isinstance(lad, dict):
-            raise ConfigError("ladder config: missing table [ladder] (epochs = [1, 2, 4], ...)")
-        check_keys(lad, _LADDER, "[ladder]")
-        epochs = lad.get("epochs")
-        if not isinstance(epochs, list) or len(epochs) < 2 or not all(_is_int(e) and e >= 1 for e in epochs):
-            raise ConfigError(f"ladder config: [ladder] epochs must be a list of at least 2 integers >= 1, "
-                              f"got {epochs!r}")
-        fr = lad.get("fraction", 1.0)
-        fractions = fr if isinstance(fr, list) else [fr] * len(epochs)
-        if len(fractions) != len(epochs):
-            raise ConfigError(f"ladder config: [ladder] fraction has {len(fractions)} values for "
-                              f"{len(epochs)} rungs; give one per rung or a single number")
-        for f in fractions:
-            if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
-                raise ConfigError(f"ladder config: [ladder] fraction {f!r} is not allowed; expected a number in (0, 1]")
-        rungs = tuple(Rung(int(e), float(f)) for e, f in zip(epochs, fractions))
-        for i in range(1, len(rungs)):
-            if not rungs[i].budget > rungs[i - 1].budget:
-                raise ConfigError(f"ladder config: [ladder] rungs must grow in budget (epochs × fraction): "
-                                  f"rung {i + 1} ({rungs[i].label}) is not above rung {i} ({rungs[i - 1].label})")
-        seeds = _int_list(lad.get("seeds", [0]), "[ladder] seeds")
-        top_seeds = _int_list(lad.get("top_seeds", list(seeds)), "[ladder] top_seeds")
-
-        # --- proxies, run, output
-        prox = dict(raw.get("proxies", {}))
-        check_keys(prox, _PROXIES, "[proxies]")
-        names = prox.get("names", list(PROXIES))
-        if not isinstance(names, list) or any(n not in PROXIES for n in names) or len(set(names)) != len(names):
-            raise ConfigError(f"ladder config: [proxies] names must be distinct names from {', '.join(PROXIES)}, "
-                              f"got {names!r}")
-        pbatch = prox.get("batch_size", 64)
-        if not _is_int(pbatch) or pbatch < 2:
-            raise ConfigError(f"ladder config: [proxies] batch_size must be an integer >= 2, got {pbatch!r}")
-        pseed = prox.get("seed", 0)
-        if not _is_int(pseed):
-            raise ConfigError(f"ladder config: [proxies] seed must be an integer, got {pseed!r}")
+        recipe, rungs, seeds, top_seeds = _recipe_and_rungs(raw)
+        names, pbatch, pseed = _proxy_options(raw)
         run = dict(raw.get("run", {}))
         check_keys(run, _RUN, "[run]")
         device = run.get("device", "cpu")
@@ -269,6 +190,99 @@ class LadderConfig:
                    data=data, split_seed=split_seed, recipe=recipe, rungs=rungs, seeds=seeds, top_seeds=top_seeds,
                    proxy_names=tuple(names), proxy_batch=pbatch, proxy_seed=pseed, device=device,
                    threads=threads, out_dir=out_dir, runs_dir=runs_dir, raw=raw)
+
+
+def _architectures(raw: dict[str, Any], base_dir: Path) -> tuple[Any, str, Any, int]:
+    """``(space_spec, space_label, explicit archs or None, n_archs)``: a space to sample from, or an explicit list."""
+    archs_raw = raw.get("archs")
+    overrides = raw.get("space_overrides", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError("ladder config: [space_overrides] must be a table")
+    space_spec, space_label, explicit = None, "explicit list", None
+    if "space" in raw:
+        space_spec, space_label = _resolve_space(raw["space"], overrides, base_dir)
+    elif overrides:
+        raise ConfigError("ladder config: [space_overrides] needs a 'space'")
+    if archs_raw is not None:
+        if not isinstance(archs_raw, list) or len(archs_raw) < 3:
+            raise ConfigError("ladder config: archs must be a list of at least 3 architecture JSON dicts or files")
+        explicit = tuple(_resolve_arch(a, i, base_dir) for i, a in enumerate(archs_raw))
+        ids = [a.id for a in explicit]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("ladder config: archs has duplicate architectures")
+        n_archs = len(explicit)
+        if "n_archs" in raw and raw["n_archs"] != n_archs:
+            raise ConfigError(f"ladder config: n_archs = {raw['n_archs']!r} but archs lists {n_archs} "
+                              "architectures; drop n_archs")
+        if space_spec is None:
+            space_label = f"explicit list ({n_archs} architectures)"
+    else:
+        if space_spec is None:
+            raise ConfigError("ladder config: missing key 'space' (a shipped space name or a .toml path), "
+                              "or give 'archs'")
+        n_archs = raw.get("n_archs", 24)
+        if not _is_int(n_archs) or n_archs < 3:
+            raise ConfigError(f"ladder config: n_archs must be an integer >= 3, got {n_archs!r}")
+    return space_spec, space_label, explicit, n_archs
+
+
+def _recipe_and_rungs(raw: dict[str, Any]) -> tuple[dict[str, Any], tuple, tuple, tuple]:
+    """``(recipe, rungs, seeds, top_seeds)`` from ``[fidelity]`` and ``[ladder]``."""
+    recipe = dict(raw.get("fidelity", {}))
+    if not isinstance(recipe, dict):
+        raise ConfigError("ladder config: [fidelity] must be a table")
+    for k in _RUNG_KEYS:
+        if k in recipe:
+            raise ConfigError(f"ladder config: [fidelity] {k}: the ladder sets it per rung; "
+                              f"give the budgets in [ladder] epochs / fraction")
+    if recipe.get("width", 1.0) != 1.0:
+        raise ConfigError("ladder config: [fidelity] width: the ladder trains architectures as sampled; "
+                          "set the width in [space_overrides] width")
+    try:
+        Fidelity.from_dict({**recipe, "epochs": 1})
+    except ValueError as e:
+        raise ConfigError(f"ladder config: [fidelity] {e}") from None
+    lad = raw.get("ladder")
+    if not isinstance(lad, dict):
+        raise ConfigError("ladder config: missing table [ladder] (epochs = [1, 2, 4], ...)")
+    check_keys(lad, _LADDER, "[ladder]")
+    epochs = lad.get("epochs")
+    if not isinstance(epochs, list) or len(epochs) < 2 or not all(_is_int(e) and e >= 1 for e in epochs):
+        raise ConfigError(f"ladder config: [ladder] epochs must be a list of at least 2 integers >= 1, "
+                          f"got {epochs!r}")
+    fr = lad.get("fraction", 1.0)
+    fractions = fr if isinstance(fr, list) else [fr] * len(epochs)
+    if len(fractions) != len(epochs):
+        raise ConfigError(f"ladder config: [ladder] fraction has {len(fractions)} values for "
+                          f"{len(epochs)} rungs; give one per rung or a single number")
+    for f in fractions:
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1:
+            raise ConfigError(f"ladder config: [ladder] fraction {f!r} is not allowed; expected a number in (0, 1]")
+    rungs = tuple(Rung(int(e), float(f)) for e, f in zip(epochs, fractions))
+    for i in range(1, len(rungs)):
+        if not rungs[i].budget > rungs[i - 1].budget:
+            raise ConfigError(f"ladder config: [ladder] rungs must grow in budget (epochs × fraction): "
+                              f"rung {i + 1} ({rungs[i].label}) is not above rung {i} ({rungs[i - 1].label})")
+    seeds = _int_list(lad.get("seeds", [0]), "[ladder] seeds")
+    top_seeds = _int_list(lad.get("top_seeds", list(seeds)), "[ladder] top_seeds")
+    return recipe, rungs, seeds, top_seeds
+
+
+def _proxy_options(raw: dict[str, Any]) -> tuple[list, int, int]:
+    """``(names, batch_size, seed)`` of ``[proxies]``."""
+    prox = dict(raw.get("proxies", {}))
+    check_keys(prox, _PROXIES, "[proxies]")
+    names = prox.get("names", list(PROXIES))
+    if not isinstance(names, list) or any(n not in PROXIES for n in names) or len(set(names)) != len(names):
+        raise ConfigError(f"ladder config: [proxies] names must be distinct names from {', '.join(PROXIES)}, "
+                          f"got {names!r}")
+    pbatch = prox.get("batch_size", 64)
+    if not _is_int(pbatch) or pbatch < 2:
+        raise ConfigError(f"ladder config: [proxies] batch_size must be an integer >= 2, got {pbatch!r}")
+    pseed = prox.get("seed", 0)
+    if not _is_int(pseed):
+        raise ConfigError(f"ladder config: [proxies] seed must be an integer, got {pseed!r}")
+    return names, pbatch, pseed
 
 
 def _local(p: Path, base_dir: Path) -> Path:

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see search/cli.py; must precede torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see cli/app.py; must precede torch
 
 import pytest
 import torch
