@@ -40,6 +40,57 @@ _LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time", "back
 MIN_LATENCY_RUN_TIME = 0.1
 
 
+def _space_spec(space_ref: Any, base_dir: Path) -> dict[str, Any]:
+    """The space spec of ``space``: an inline table, a shipped name, or a .toml path (relative to the config)."""
+    if isinstance(space_ref, dict):
+        spec = space_ref
+    else:
+        p = Path(space_ref)
+        if p.suffix == ".toml" and not p.is_absolute():
+            p = base_dir / p
+        spec = load_space(p if p.suffix else space_ref).spec
+    return spec
+
+
+def _check_objectives(objectives: Any) -> None:
+    """A non-empty list of distinct known objectives that includes accuracy."""
+    if not isinstance(objectives, list) or not objectives:
+        raise ConfigError("study config: objectives must be a non-empty list, e.g. [\"accuracy\", \"macs\"]")
+    for o in objectives:
+        if o not in OBJECTIVES:
+            raise ConfigError(f"study config: unknown objective {o!r}; choose from {', '.join(OBJECTIVES)}")
+    if len(set(objectives)) != len(objectives):
+        raise ConfigError(f"study config: duplicate objectives {objectives}")
+    if "accuracy" not in objectives:
+        raise ConfigError("study config: objectives must include 'accuracy'")
+
+
+def _check_latency(latency: dict[str, Any]) -> None:
+    """``[latency]``: backend and precision, clock, predictor samples, the timing budget, re-measurements."""
+    if "backend" in latency or "precision" in latency:
+        from ghostnas.space.backends import check_backend
+        try:
+            check_backend(latency.get("backend", "openvino" if latency.get("precision") == "bf16" else "torch"),
+                          latency.get("precision", "f32"))
+        except ValueError as e:
+            raise ConfigError(f"[latency] {e}") from None
+    if latency.get("clock", "wall") not in ("wall", "cpu"):
+        raise ConfigError(f"[latency] clock = {latency['clock']!r} is not allowed; expected \"wall\" or \"cpu\"")
+    if latency.get("clock") == "cpu" and latency.get("threads", 1) != 1:
+        raise ConfigError("[latency] clock = \"cpu\" needs threads = 1 (process CPU time is latency only then)")
+    ps = latency.get("predictor_samples", 10)
+    if not isinstance(ps, int) or isinstance(ps, bool) or ps < 1:
+        raise ConfigError(f"[latency] predictor_samples = {ps!r} is not allowed; expected an integer >= 1")
+    rt = latency.get("min_run_time", 0.3)
+    if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not rt >= MIN_LATENCY_RUN_TIME:
+        raise ConfigError(f"[latency] min_run_time = {rt!r} is not allowed; expected seconds >= "
+                          f"{MIN_LATENCY_RUN_TIME} (shorter timings are mostly noise)")
+    rm = latency.get("remeasure", 2)
+    if not isinstance(rm, int) or isinstance(rm, bool) or not 0 <= rm <= 10:
+        raise ConfigError(f"[latency] remeasure = {rm!r} is not allowed; expected an integer 0-10 "
+                          "(times a noisy measurement is repeated)")
+
+
 def _check_pareto(pareto: Any, objectives: list) -> None:
     """``[pareto] reference``: one number per objective of the study (accuracy in [0, 1), costs > 0)."""
     check_keys(pareto, _PARETO, "[pareto]")
@@ -111,25 +162,10 @@ class StudyConfig:
             raise ConfigError("study config: 'name' must be a non-empty string")
         if "space" not in raw:
             raise ConfigError("study config: missing key 'space' (a shipped space name or a .toml path)")
-        space_ref = raw["space"]
-        if isinstance(space_ref, dict):
-            spec = space_ref
-        else:
-            p = Path(space_ref)
-            if p.suffix == ".toml" and not p.is_absolute():
-                p = base_dir / p
-            spec = load_space(p if p.suffix else space_ref).spec
+        spec = _space_spec(raw["space"], base_dir)
         SearchSpace(copy.deepcopy(spec))  # validate now: nothing half-built
         objectives = raw.get("objectives", ["accuracy", "macs"])
-        if not isinstance(objectives, list) or not objectives:
-            raise ConfigError("study config: objectives must be a non-empty list, e.g. [\"accuracy\", \"macs\"]")
-        for o in objectives:
-            if o not in OBJECTIVES:
-                raise ConfigError(f"study config: unknown objective {o!r}; choose from {', '.join(OBJECTIVES)}")
-        if len(set(objectives)) != len(objectives):
-            raise ConfigError(f"study config: duplicate objectives {objectives}")
-        if "accuracy" not in objectives:
-            raise ConfigError("study config: objectives must include 'accuracy'")
+        _check_objectives(objectives)
         data = dict(raw.get("data", {"dataset": "digits"}))
         check_keys(data, _DATA, "[data]")
         data.setdefault("dataset", "digits")
@@ -171,28 +207,7 @@ class StudyConfig:
         latency = dict(raw.get("latency", {}))
         check_keys(latency, _LATENCY, "[latency]")
         _check_pareto(raw.get("pareto", {}), objectives)
-        if "backend" in latency or "precision" in latency:
-            from ghostnas.space.backends import check_backend
-            try:
-                check_backend(latency.get("backend", "openvino" if latency.get("precision") == "bf16" else "torch"),
-                              latency.get("precision", "f32"))
-            except ValueError as e:
-                raise ConfigError(f"[latency] {e}") from None
-        if latency.get("clock", "wall") not in ("wall", "cpu"):
-            raise ConfigError(f"[latency] clock = {latency['clock']!r} is not allowed; expected \"wall\" or \"cpu\"")
-        if latency.get("clock") == "cpu" and latency.get("threads", 1) != 1:
-            raise ConfigError("[latency] clock = \"cpu\" needs threads = 1 (process CPU time is latency only then)")
-        ps = latency.get("predictor_samples", 10)
-        if not isinstance(ps, int) or isinstance(ps, bool) or ps < 1:
-            raise ConfigError(f"[latency] predictor_samples = {ps!r} is not allowed; expected an integer >= 1")
-        rt = latency.get("min_run_time", 0.3)
-        if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not rt >= MIN_LATENCY_RUN_TIME:
-            raise ConfigError(f"[latency] min_run_time = {rt!r} is not allowed; expected seconds >= "
-                              f"{MIN_LATENCY_RUN_TIME} (shorter timings are mostly noise)")
-        rm = latency.get("remeasure", 2)
-        if not isinstance(rm, int) or isinstance(rm, bool) or not 0 <= rm <= 10:
-            raise ConfigError(f"[latency] remeasure = {rm!r} is not allowed; expected an integer 0-10 "
-                              "(times a noisy measurement is repeated)")
+        _check_latency(latency)
         prefilter = check_prefilter(raw.get("prefilter"), sampler, fidelity)
         early_stopping = check_early_stopping(raw.get("early_stopping"), objectives, fidelity, pruner)
         run_dir = Path(study.get("run_dir", f"runs/{name}"))
