@@ -1,7 +1,8 @@
 """Search-efficiency benchmark (issue "Can the proxy be trusted?", item 5): hypervolume against training compute.
 
 Methods (seeds 0-4; each a real Optuna study through ghostnas.search.objective.TrialObjective):
-  random, tpe, nsga2 (population sized to the study), and the suite's cheaper searches on TPE:
+  random, tpe (4 random start-up trials), nsga2 (population sized to the study: 4), and the suite's
+  cheaper searches on that TPE:
   prefilter (synflow, 8 candidates, select = within_cost), mo-asha (min_epochs 1, eta 3),
   prefilter+mo-asha, and on digits also prefilter-max (the plain argmax rule).
 Every method runs until N architectures are fully trained (the study's n_trials); MO-ASHA's stopped
@@ -9,7 +10,10 @@ trials come on top, and the compute axis says what each method spent.
 
 Compute = core-seconds: per trial, the CPU time of its training epochs (1 torch thread), of the
 validations the method needs (after the last epoch; MO-ASHA also at each rung), and of the
-pre-filter's scoring (``prefilter.cpu_s``). Sampler time is not counted.
+pre-filter's scoring (``prefilter.cpu_s``). Sampler time is not counted. The machine's 2 cores are
+shared with other jobs, which inflates CPU time several-fold and unevenly over a run's hours, so each
+measured time is scaled by a contention probe timed around it (:func:`probe_cpu_s`): the summary is
+in unloaded-equivalent core-seconds (raw CPU seconds are kept too).
 
 Training cache. Training is deterministic on CPU for a fixed seed, thread count and setup, and the
 methods of one seed share many architectures (random, TPE, MO-ASHA and NSGA-II start from the same
@@ -69,7 +73,10 @@ CIFAR = {
 }
 # Fully trained architectures per run (n_trials). Every run validates each epoch (eval_every = 1, one
 # training setup, so one cache); a method that validates only after the last epoch is charged only that.
-DATASETS = {"digits": {"base": DIGITS, "n_trials": 10}, "cifar10": {"base": CIFAR, "n_trials": 10}}
+DATASETS = {"digits": {"base": DIGITS, "n_trials": 12}, "cifar10": {"base": CIFAR, "n_trials": 12}}
+# TPE's random start sized to the study like NSGA-II's population (Optuna's default, 10, would leave
+# TPE identical to random search for 10 of the 12 trials).
+TPE_STARTUP = 4
 # select = "within_cost": the sampler picks where on the MACs axis to look, synflow the best-scored candidate
 # no costlier than that (synflow alone tracks size: Spearman 0.81 with MACs over this space).
 PREFILTER = {"proxy": "synflow", "candidates": 8, "select": "within_cost"}
@@ -95,12 +102,46 @@ def method_config(dataset: str, method: str, seed: int, run_dir: Path) -> dict:
     raw.update({"name": f"{dataset}-{method}-s{seed}", "seed": seed})
     sampler = {"random": "random", "nsga2": "nsga2"}.get(method, "tpe")
     raw["sampler"] = {"name": sampler}  # nsga2: population = n_trials // 4 (>= 4), search.samplers
+    if sampler == "tpe":
+        raw["sampler"]["n_startup_trials"] = TPE_STARTUP
     if "prefilter" in method:
         raw["prefilter"] = dict(PREFILTER, select="max") if method == "prefilter-max" else dict(PREFILTER)
     if "mo-asha" in method:
         raw["early_stopping"] = dict(EARLY)
     raw["study"] = {"n_trials": d["n_trials"], "run_dir": str(run_dir), "threads": THREADS, "device": "cpu"}
     return raw
+
+
+# ------------------------------------------------------------------ contention probe
+
+_PROBE: dict = {}
+
+
+def probe_cpu_s(reps: int = 1) -> float:
+    """CPU seconds of a fixed workload (forward + backward of a fixed GhostNet on one 32-image batch,
+    best of ``reps``; about 0.05 s unloaded, not charged to any method). The machine's 2 cores are shared: contention inflates CPU time several-fold
+    (cold caches after every preemption), differently over the hours a benchmark runs. Every measured
+    time is scaled by ``min probe / probe at that time`` (summary: "unloaded-equivalent" seconds)."""
+    import torch
+    import torch.nn.functional as F
+
+    from ghostnas.space import SearchSpace, build_arch
+
+    if not _PROBE:
+        torch.manual_seed(0)
+        spec = space_spec("ghostnet_cifar")
+        _PROBE["model"] = build_arch(SearchSpace(spec, 10).default()).train()
+        _PROBE["x"] = torch.randn(32, 3, 32, 32)
+        _PROBE["y"] = torch.randint(0, 10, (32,))
+        F.cross_entropy(_PROBE["model"](_PROBE["x"]), _PROBE["y"]).backward()  # warm-up, untimed
+    m, x, y = _PROBE["model"], _PROBE["x"], _PROBE["y"]
+    best = math.inf
+    for _ in range(reps):
+        c0 = time.process_time()
+        m.zero_grad(set_to_none=True)
+        F.cross_entropy(m(x), y).backward()
+        best = min(best, time.process_time() - c0)
+    return best
 
 
 # ------------------------------------------------------------------ the training cache
@@ -151,6 +192,7 @@ class TrainCache:
         if epoch in self.eval_at:
             self.charged["eval_cpu_s"] += entry["eval_cpu"][epoch]
             self.charged["evals"] += 1
+        self.charged["keys"] = sorted(set(self.charged.get("keys", [])) | {entry["key"]})
 
     def train(self, real_train, model, train_data, val, fidelity, seed, device, report):
         from ghostnas.search.train import TrainResult
@@ -167,7 +209,8 @@ class TrainCache:
             if done == fidelity.epochs:
                 return TrainResult(val_acc=entry["curve"][-1], curve=list(entry["curve"]), epochs=done,
                                    device="cpu (cached)")
-        new = {"key": key, "arch_id": self.arch.id, "macs": None, "curve": [], "train_cpu": [], "eval_cpu": []}
+        new = {"key": key, "arch_id": self.arch.id, "curve": [], "train_cpu": [], "eval_cpu": []}
+        probe0 = probe_cpu_s()
         last = [time.process_time(), self._eval_cpu]
         t0 = time.process_time()
 
@@ -186,6 +229,7 @@ class TrainCache:
             return real_train(model, train_data, val, fidelity, seed=seed, device=device, report=recording)
         finally:
             self.charged["trained_s"] += time.process_time() - t0
+            new["probe_cpu_s"] = round((probe0 + probe_cpu_s()) / 2, 5)  # contention around this training
             if len(new["curve"]) > len((entry or {}).get("curve", [])):
                 self.entries[key] = new
                 with CACHE.open("a") as f:
@@ -216,18 +260,22 @@ def run_one(dataset: str, method: str, seed: int, cache: TrainCache) -> dict:
     spent, w0, c0 = 0.0, time.perf_counter(), time.process_time()
     records = []
     while _counts(study)["complete"] < cfg.n_trials and len(records) < 10 * cfg.n_trials:
-        cache.charged = {k: 0.0 for k in cache.charged}
+        cache.charged = {k: 0.0 for k in ("train_cpu_s", "eval_cpu_s", "epochs", "evals", "trained_s")}
+        probe = probe_cpu_s()  # contention at this trial's pre-filter scoring (not charged)
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
         t = study.trials[-1]
         ua = t.user_attrs
         pf = ua.get("prefilter") or {}
         ch = dict(cache.charged)
+        keys = ch.pop("keys", [])
+        ch["probe_cpu_s"] = cache.entries[keys[0]]["probe_cpu_s"] if keys else None
         compute = ch["train_cpu_s"] + ch["eval_cpu_s"] + float(pf.get("cpu_s", 0.0))
         spent += compute
         records.append({"number": t.number, "state": t.state.name, "values": t.values, "macs": ua.get("macs"),
                         "arch_id": ua.get("arch_id"), "rejected": bool(ua.get("rejected")),
                         "reused": ua.get("reused_from") is not None, "charged": ch,
-                        "prefilter_cpu_s": pf.get("cpu_s"), "prefilter_chosen": pf.get("chosen"),
+                        "prefilter_cpu_s": pf.get("cpu_s"), "prefilter_probe_cpu_s": round(probe, 5),
+                        "prefilter_chosen": pf.get("chosen"),
                         "prefilter_candidates_scored": sum("score" in r for r in pf.get("scores", [])),
                         "stopped_at_epoch": ua.get("stopped_at_epoch"), "curve": ua.get("curve"),
                         "fail_reason": ua.get("fail_reason"), "compute_s": compute, "cum_compute_s": spent})
@@ -276,18 +324,36 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------ analysis
 
-def hv_curve(run: dict) -> tuple[list[float], list[float]]:
+def min_probe(runs: dict) -> float:
+    """The least-contended probe time seen anywhere in the benchmark (the unit of compute)."""
+    ps = [p for r in runs.values() for t in r["trials"]
+          for p in (t["charged"].get("probe_cpu_s"), t.get("prefilter_probe_cpu_s")) if p]
+    return min(ps) if ps else 1.0
+
+
+def trial_cost(t: dict, p0: float) -> float:
+    """A trial's compute in unloaded-equivalent core-seconds: each measured time scaled by the
+    contention probe taken when it was measured (``p0 / probe``)."""
+    ch = t["charged"]
+    cost = (ch["train_cpu_s"] + ch["eval_cpu_s"]) * (p0 / ch["probe_cpu_s"] if ch.get("probe_cpu_s") else 1.0)
+    if t.get("prefilter_cpu_s"):
+        cost += t["prefilter_cpu_s"] * p0 / t["prefilter_probe_cpu_s"]
+    return cost
+
+
+def hv_curve(run: dict, p0: float = 1.0) -> tuple[list[float], list[float]]:
     """(cumulative compute after each trial, normalised hypervolume after it)."""
     from ghostnas.analysis.hypervolume import hypervolume
 
     ref = [1.0, run["macs_max"] / 1e6]
     area = ref[0] * ref[1]
-    pts, xs, ys = [], [0.0], [0.0]
+    pts, xs, ys, spent = [], [0.0], [0.0], 0.0
     for r in run["trials"]:
         if r["state"] == "COMPLETE" and not r["rejected"] and not r["reused"] and r["values"] is not None \
                 and r["macs"] <= run["macs_max"]:
             pts.append([1.0 - r["values"][0], r["macs"] / 1e6])
-        xs.append(r["cum_compute_s"])
+        spent += trial_cost(r, p0)
+        xs.append(spent)
         ys.append(hypervolume(pts, ref) / area if pts else 0.0)
     return xs, ys
 
@@ -311,11 +377,12 @@ def summarize(runs: dict) -> dict:
 
     from ghostnas.analysis.stats import mean_ci95
 
-    out = {"reference_point": "(1 - accuracy, MACs/1e6) minimised against (1, macs_max/1e6); hypervolume divided "
+    p0 = min_probe(runs)
+    out = {"probe_min_cpu_s": p0, "reference_point": "(1 - accuracy, MACs/1e6) minimised against (1, macs_max/1e6); hypervolume divided "
                               "by the box area 1 x macs_max/1e6",
-           "compute": "core-seconds: CPU time (1 torch thread) of each trial's training epochs and the validations "
-                      "its method needs, plus its pre-filter scoring; recorded per architecture in train_cache.jsonl; "
-                      "sampler time excluded",
+           "compute": "unloaded-equivalent core-seconds: CPU time (1 torch thread) of each trial's training epochs "
+                      "and the validations its method needs, plus its pre-filter scoring, each scaled by "
+                      "probe_min_cpu_s / (contention probe when it was measured); sampler time excluded",
            "datasets": {}}
     for ds in DATASETS:
         by = {}
@@ -324,11 +391,12 @@ def summarize(runs: dict) -> dict:
                 by.setdefault(m, []).append(r)
         if "random" not in by:
             continue
-        rand_total = float(np.mean([r["compute_s"] for r in by["random"]]))
+        total = {id(r): hv_curve(r, p0)[0][-1] for rs in by.values() for r in rs}
+        rand_total = float(np.mean([total[id(r)] for r in by["random"]]))
         grid = np.linspace(0.0, rand_total, GRID + 1)
-        curves = {m: np.array([on_grid(*hv_curve(r), grid) for r in sorted(rs, key=lambda r: r["seed"])])
+        curves = {m: np.array([on_grid(*hv_curve(r, p0), grid) for r in sorted(rs, key=lambda r: r["seed"])])
                   for m, rs in by.items()}
-        finals = {m: np.array([hv_curve(r)[1][-1] for r in sorted(rs, key=lambda r: r["seed"])]) for m, rs in by.items()}
+        finals = {m: np.array([hv_curve(r, p0)[1][-1] for r in sorted(rs, key=lambda r: r["seed"])]) for m, rs in by.items()}
         target = float(finals["random"].mean())
         rng = np.random.default_rng(0)
         dsout = {"macs_max": by["random"][0]["macs_max"], "n_trials": DATASETS[ds]["n_trials"],
@@ -360,13 +428,15 @@ def summarize(runs: dict) -> dict:
                 "compute_to_random_final_hv_ci95": [None if not math.isfinite(lo) else round(float(lo), 4),
                                                     None if not math.isfinite(hi) else round(float(hi), 4)],
                 "final_hv": {"mean": fm[0], "ci95": [fm[1], fm[2]]},
-                "total_compute_s": float(np.mean([r["compute_s"] for r in rs])),
+                "total_compute_s": float(np.mean([total[id(r)] for r in rs])),
+                "measured_cpu_s_per_run": float(np.mean([r["compute_s"] for r in rs])),
                 "trials_per_run": float(np.mean([r["n_trials"] for r in rs])),
                 "fully_trained_per_run": float(np.mean([sum(t["state"] == "COMPLETE" and not t["rejected"]
                                                              and not t["reused"] for t in r["trials"]) for r in rs])),
                 "stopped_per_run": float(np.mean([r["n_pruned"] for r in rs])),
-                "prefilter_share_of_compute": float(np.mean([sum(t["prefilter_cpu_s"] or 0 for t in r["trials"])
-                                                             / max(r["compute_s"], 1e-9) for r in rs])),
+                "prefilter_share_of_compute": float(np.mean([
+                    sum(t["prefilter_cpu_s"] * p0 / t["prefilter_probe_cpu_s"] for t in r["trials"]
+                        if t.get("prefilter_cpu_s")) / max(total[id(r)], 1e-9) for r in rs])),
                 "wall_s_per_run": float(np.mean([r["wall_s"] for r in rs])),
                 "process_cpu_s_per_run": float(np.mean([r["process_cpu_s"] for r in rs])),
             }
@@ -376,37 +446,49 @@ def summarize(runs: dict) -> dict:
 
 
 def figure(summary: dict, path: Path) -> None:
+    """Per dataset two panels (the samplers; the cheaper searches beside random), mean hypervolume
+    against compute with the 95% t-band over seeds, clipped to [0, 1] (a hypervolume's range)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
     dss = list(summary["datasets"])
-    fig, axes = plt.subplots(1, len(dss), figsize=(6.2 * len(dss), 4.4), squeeze=False)
-    colors = dict(zip(METHODS + EXTRA, ["#444444", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#d62728", "#bcbd22"]))
-    for ax, ds in zip(axes[0], dss):
+    groups = [("samplers", ["random", "tpe", "nsga2"]),
+              ("cheaper searches (TPE based) vs random", ["random"] + [m for m in METHODS + EXTRA
+                                                                       if m not in ("random", "tpe", "nsga2")])]
+    fig, axes = plt.subplots(len(dss), 2, figsize=(12.4, 4.6 * len(dss)), squeeze=False)
+    colors = dict(zip(METHODS + EXTRA, ["#444444", "#0072B2", "#009E73", "#E69F00", "#CC79A7", "#D55E00", "#56B4E9"]))
+    for row, ds in zip(axes, dss):
         d = summary["datasets"][ds]
         x = np.array(d["grid_fraction_of_random_compute"])
-        for m, v in d["methods"].items():
-            mean = np.array(v["hv_curve"]["mean"], dtype=float)
-            lo = np.array([np.nan if a is None else a for a in v["hv_curve"]["ci95_lo"]], dtype=float)
-            hi = np.array([np.nan if a is None else a for a in v["hv_curve"]["ci95_hi"]], dtype=float)
-            ax.plot(x, mean, color=colors[m], lw=1.8, label=f"{m} (n={v['n_seeds']})")
-            ax.fill_between(x, lo, hi, color=colors[m], alpha=0.12, lw=0)
-        ax.axhline(d["random_final_hv_mean"], color="#444444", ls=":", lw=1)
-        ax.axvline(1 / 3, color="#999999", ls="--", lw=0.8)
-        ax.set_title(f"{ds}: random search = {d['random_total_compute_s']:.0f} core-s per run (mean)", fontsize=10)
-        ax.set_xlabel("training compute, fraction of random search's total")
-        ax.set_ylabel("hypervolume (normalised)")
-        lo_y = min(np.nanmin(np.array(v["hv_curve"]["mean"], dtype=float)[len(x) // 10:]) for v in d["methods"].values())
-        ax.set_ylim(max(0.0, lo_y - 0.05), None)
-        ax.set_xlim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle("Hypervolume vs training compute: mean and 95% t-interval over seeds; dotted: random's final mean; "
-                 "dashed: 1/3 of random's compute", fontsize=9)
+        tops = []
+        for ax, (gname, members) in zip(row, groups):
+            for m in members:
+                v = d["methods"].get(m)
+                if v is None:
+                    continue
+                mean = np.array(v["hv_curve"]["mean"], dtype=float)
+                lo = np.clip(np.array([np.nan if a is None else a for a in v["hv_curve"]["ci95_lo"]], dtype=float), 0, 1)
+                hi = np.clip(np.array([np.nan if a is None else a for a in v["hv_curve"]["ci95_hi"]], dtype=float), 0, 1)
+                ax.plot(x, mean, color=colors[m], lw=1.8, label=f"{m} (n={v['n_seeds']})")
+                ax.fill_between(x, lo, hi, color=colors[m], alpha=0.12, lw=0)
+                tops.append(np.nanmax(mean))
+            ax.axhline(d["random_final_hv_mean"], color="#444444", ls=":", lw=1, label="random's final mean")
+            ax.axvline(1 / 3, color="#999999", ls="--", lw=0.8, label="1/3 of random's compute")
+            ax.set_title(f"{ds}: {gname}", fontsize=10)
+            ax.set_xlabel("training compute, fraction of random search's total "
+                          f"({d['random_total_compute_s']:.0f} core-s per run)")
+            ax.set_ylabel("hypervolume (normalised, fixed reference)")
+            ax.set_xlim(0, 1)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8, loc="lower right")
+        for ax in row:
+            ax.set_ylim(0, min(1.0, max(tops) + 0.15))
+    fig.suptitle("Hypervolume against training compute: mean over seeds, band = 95% t-interval (clipped to [0, 1])",
+                 fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    fig.savefig(path, dpi=130, bbox_inches="tight")
 
 
 def readme(summary: dict, runs: dict) -> str:
@@ -430,7 +512,10 @@ def readme(summary: dict, runs: dict) -> str:
              "nothing.",
              "* **Compute**: core-seconds (1 torch thread) of the training epochs and the validations each method "
              "needs, plus pre-filter scoring; sampler time excluded. Each (dataset, seed, architecture) is trained once "
-             "and replayed from a cache for the other methods of that seed, each charged its recorded CPU time.",
+             "and replayed from a cache for the other methods of that seed, each charged its recorded CPU time. The "
+             "2 shared cores inflate CPU time several-fold, unevenly over the hours of a run: every measured time is "
+             "scaled by a contention probe (a fixed forward+backward timed around it) to unloaded-equivalent "
+             "core-seconds.",
              "* **compute_to_random_final_hv**: the fraction of random search's mean total compute at which the "
              "method's mean hypervolume curve (on a 200-point grid) first reaches random's final mean hypervolume; "
              "brackets: 95% bootstrap interval over seeds (method and random resampled; \"never\" = not reached in "
