@@ -27,13 +27,10 @@ from .early_stop import make_stopper
 from .files import atomic_write_json, file_lock
 from .recovery import worker_gone
 from .prefilter import make_prefilter
-from .study_config import StudyConfig
+from .study_config import REMEASURE_NOISY, StudyConfig
 from .train import TrainingDiverged, train_proxy
 
-__all__ = ["TrialObjective", "SurplusTrial", "prepare_data", "latency_setup", "latency_record", "REMEASURE_NOISY"]
-
-# How many times a noisy latency measurement is repeated (``[latency] remeasure``).
-REMEASURE_NOISY = 2
+__all__ = ["TrialObjective", "SurplusTrial", "prepare_data", "latency_setup", "latency_record"]
 log = logging.getLogger("ghostnas.search")
 
 _DATA_CACHE: dict[Any, Any] = {}

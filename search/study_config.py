@@ -38,6 +38,8 @@ _LATENCY = {"batch", "threads", "device", "channels_last", "min_run_time", "back
 # Seconds of timing per latency measurement, at least: below about 0.1 s a median of a few runs is
 # dominated by scheduler noise on a shared CPU.
 MIN_LATENCY_RUN_TIME = 0.1
+# How many times a noisy latency measurement is repeated by default (``[latency] remeasure``).
+REMEASURE_NOISY = 2
 
 
 def _space_spec(space_ref: Any, base_dir: Path) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def _check_latency(latency: dict[str, Any]) -> None:
     if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not rt >= MIN_LATENCY_RUN_TIME:
         raise ConfigError(f"[latency] min_run_time = {rt!r} is not allowed; expected seconds >= "
                           f"{MIN_LATENCY_RUN_TIME} (shorter timings are mostly noise)")
-    rm = latency.get("remeasure", 2)
+    rm = latency.get("remeasure", REMEASURE_NOISY)
     if not isinstance(rm, int) or isinstance(rm, bool) or not 0 <= rm <= 10:
         raise ConfigError(f"[latency] remeasure = {rm!r} is not allowed; expected an integer 0-10 "
                           "(times a noisy measurement is repeated)")
