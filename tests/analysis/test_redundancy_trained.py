@@ -184,3 +184,24 @@ def test_no_absolute_paths_in_similarity_results():
     assert files
     hits = [f"{p.relative_to(REPO)}: {m.group(0)!r}" for p in files for m in [_ABS.search(p.read_bytes())] if m]
     assert not hits, "absolute machine paths:\n" + "\n".join(hits)
+
+
+def test_committed_plain_resnet56_checkpoint_matches_its_record_and_summary():
+    """The inputs of results/similarity/plain_resnet56_cifar10 ship with the repository: the checkpoint
+    loads strictly into the network its run record describes, and that network's layers have the map
+    counts and sizes the committed summary reports."""
+    from ghostnas.analysis.features import capture_features
+    from ghostnas.ghostnet import CifarNetConfig, build_model, load_checkpoint
+
+    summary = json.loads((REPO / "experiments/results/similarity/plain_resnet56_cifar10/summary.json").read_text())
+    runs = REPO / "experiments" / "results" / "ablation_runs"
+    record = json.loads((runs / f"{summary['model']['run_key']}.json").read_text())
+    assert summary["model"]["weights"] == f"experiments/results/ablation_runs/{record['key']}.pt"
+    net = load_checkpoint(build_model(CifarNetConfig.from_dict(record["model"])), REPO / summary["model"]["weights"])
+    net.eval()
+    layers = list(summary["layers"])
+    with torch.no_grad():
+        maps = capture_features(net, layers, torch.zeros(1, 3, 32, 32), ghost_split=False)
+    for name in layers:
+        c, h, w = maps[name].output.shape[1:]
+        assert summary["layers"][name]["shape"] == f"{c} maps, {h}×{w}", name
