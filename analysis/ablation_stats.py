@@ -270,62 +270,89 @@ def ablation_statistics(points: Sequence[dict[str, Any]], arch: str, axis: str,
     ref = by.get(reference)
     ref_accs = list(ref["accs"]) if ref else []
     name = {p["point"]: short_name(p["point"], arch, axis) for p in points}
-    out_points, claims, n_cmp = [], [], 0
-    for p in points:
-        st = point_stats(p["accs"])
-        row = {"point": p["point"], "name": name[p["point"]], "ratio": p.get("ratio"), "dw_size": p.get("dw_size"),
-               "seeds": list(p.get("seeds", [])), "accs": [float(a) for a in p["accs"]], **st,
-               "paper_acc": p.get("paper_acc"), "diff_vs_reference": None, "diff_vs_reference_ci95": [None, None],
-               "diff_vs_reference_p_value": None, "diff_vs_reference_verdict": None}
-        if ref is not None and p["point"] != reference and p["accs"] and ref_accs:
-            c = compare(p["accs"], ref_accs)
-            row.update({"diff_vs_reference": c["diff"], "diff_vs_reference_ci95": c["diff_ci95"],
-                        "diff_vs_reference_p_value": c["diff_p_value"], "diff_vs_reference_verdict": c["verdict"]})
-        out_points.append(row)
-
-    base = by.get("baseline")
-    baseline_vs_reference = None
-    if base is not None and ref is not None and base["accs"] and ref_accs:
-        c = compare(base["accs"], ref_accs)
-        paper_diff = (base["paper_acc"] - ref["paper_acc"]
-                      if base.get("paper_acc") is not None and ref.get("paper_acc") is not None else None)
-        baseline_vs_reference = {"from": reference, "to": "baseline", **c, "paper_diff": _f(paper_diff)}
-        n_cmp += 1
-        s = comparison_sentence(name["baseline"], name[reference], c, context)
-        if paper_diff is not None:
-            s += (f"; the paper reports {base['paper_acc']:.1f} vs {ref['paper_acc']:.1f} "
-                  f"({fmt_pts(paper_diff, 1, signed=True)} points, full training)")
-        claims.append(s)
-
+    out_points = [_point_row(p, name[p["point"]], ref_accs if p["point"] != reference else []) for p in points]
+    claims: list[str] = []
+    baseline_vs_reference = _baseline_vs_reference(by.get("baseline"), ref, reference, name, context, claims)
     ghost = sorted((p for p in points if p.get("ratio") is not None and p["accs"]), key=lambda p: p[axis])
-    adjacent = []
-    for a, b in zip(ghost, ghost[1:]):
-        c = compare(b["accs"], a["accs"])
-        adjacent.append({"from": a["point"], "to": b["point"], **c})
-        n_cmp += 1
-        claims.append(comparison_sentence(name[b["point"]], name[a["point"]], c, context))
-
+    adjacent = _adjacent_pairs(ghost, name, context, claims)
+    n_cmp = (baseline_vs_reference is not None) + len(adjacent)
     # Every other Ghost point against the paper's default, unless an adjacent pair already tested it.
     tested = {(x["from"], x["to"]) for x in adjacent} | {(x["to"], x["from"]) for x in adjacent}
-    if ref is not None and ref_accs:
+    if ref_accs:
         for p in ghost:
             if p["point"] != reference and (reference, p["point"]) not in tested:
                 n_cmp += 1
                 claims.append(comparison_sentence(name[p["point"]], name[reference], compare(p["accs"], ref_accs),
                                                   context))
     best = max(ghost, key=lambda p: np.mean(p["accs"])) if ghost else None
-    best_vs_reference = None
-    if best is not None and ref is not None and ref_accs and best["point"] != reference:
-        c = compare(best["accs"], ref_accs)
-        best_vs_reference = {"from": reference, "to": best["point"], **c}
-        verdict = {"higher": "it is higher", "not distinguishable": "the two are not distinguishable"}.get(
-            c["verdict"], c["verdict"])
-        claims.append(f"{name[best['point']]} has the highest mean of the Ghost points (descriptive); against "
-                      f"{name[reference]} (the paper's default) {verdict}")
-    elif best is not None and best["point"] == reference:
+    best_vs_reference = _best_vs_reference(best, ref_accs, reference, name, claims)
+    tau_all, tau_ghost = _tau_vs_paper(points, n_boot, seed, claims)
+    return {"reference_point": reference if ref is not None else None, "points": out_points, "adjacent": adjacent,
+            "baseline_vs_reference": baseline_vs_reference, "best_point": best["point"] if best else None,
+            "best_vs_reference": best_vs_reference, "kendall_tau_vs_paper": tau_all,
+            "kendall_tau_vs_paper_ghost": tau_ghost, "claims": claims, "n_comparisons": n_cmp}
+
+
+def _point_row(p: dict[str, Any], name: str, ref_accs: Sequence[float]) -> dict[str, Any]:
+    """One point's statistics and its difference to the reference (none when ``ref_accs`` is empty)."""
+    row = {"point": p["point"], "name": name, "ratio": p.get("ratio"), "dw_size": p.get("dw_size"),
+           "seeds": list(p.get("seeds", [])), "accs": [float(a) for a in p["accs"]], **point_stats(p["accs"]),
+           "paper_acc": p.get("paper_acc"), "diff_vs_reference": None, "diff_vs_reference_ci95": [None, None],
+           "diff_vs_reference_p_value": None, "diff_vs_reference_verdict": None}
+    if p["accs"] and ref_accs:
+        c = compare(p["accs"], ref_accs)
+        row.update({"diff_vs_reference": c["diff"], "diff_vs_reference_ci95": c["diff_ci95"],
+                    "diff_vs_reference_p_value": c["diff_p_value"], "diff_vs_reference_verdict": c["verdict"]})
+    return row
+
+
+def _baseline_vs_reference(base: Optional[dict[str, Any]], ref: Optional[dict[str, Any]], reference: str,
+                           name: dict[str, str], context: str, claims: list[str]) -> Optional[dict[str, Any]]:
+    """The plain network against the paper's default point (the paper's headline), with its claim."""
+    if base is None or ref is None or not base["accs"] or not ref["accs"]:
+        return None
+    c = compare(base["accs"], ref["accs"])
+    paper_diff = (base["paper_acc"] - ref["paper_acc"]
+                  if base.get("paper_acc") is not None and ref.get("paper_acc") is not None else None)
+    s = comparison_sentence(name["baseline"], name[reference], c, context)
+    if paper_diff is not None:
+        s += (f"; the paper reports {base['paper_acc']:.1f} vs {ref['paper_acc']:.1f} "
+              f"({fmt_pts(paper_diff, 1, signed=True)} points, full training)")
+    claims.append(s)
+    return {"from": reference, "to": "baseline", **c, "paper_diff": _f(paper_diff)}
+
+
+def _adjacent_pairs(ghost: Sequence[dict[str, Any]], name: dict[str, str], context: str,
+                    claims: list[str]) -> list[dict[str, Any]]:
+    """Each pair of neighbouring Ghost points along the axis, ``to − from``, with its claim."""
+    adjacent = []
+    for a, b in zip(ghost, ghost[1:]):
+        c = compare(b["accs"], a["accs"])
+        adjacent.append({"from": a["point"], "to": b["point"], **c})
+        claims.append(comparison_sentence(name[b["point"]], name[a["point"]], c, context))
+    return adjacent
+
+
+def _best_vs_reference(best: Optional[dict[str, Any]], ref_accs: Sequence[float], reference: str,
+                       name: dict[str, str], claims: list[str]) -> Optional[dict[str, Any]]:
+    """The Ghost point with the highest mean (descriptive) and, when it is not the reference, its test."""
+    if best is not None and best["point"] == reference:
         claims.append(f"{name[reference]} (the paper's default) has the highest mean of the Ghost points "
                       "(descriptive; the tests against its neighbours are above)")
+        return None
+    if best is None or not ref_accs:
+        return None
+    c = compare(best["accs"], ref_accs)
+    verdict = {"higher": "it is higher", "not distinguishable": "the two are not distinguishable"}.get(
+        c["verdict"], c["verdict"])
+    claims.append(f"{name[best['point']]} has the highest mean of the Ghost points (descriptive); against "
+                  f"{name[reference]} (the paper's default) {verdict}")
+    return {"from": reference, "to": best["point"], **c}
 
+
+def _tau_vs_paper(points: Sequence[dict[str, Any]], n_boot: int, seed: int,
+                  claims: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Kendall's tau against the paper over all points with a paper number, and over the Ghost ones."""
     with_paper = [p for p in points if p.get("paper_acc") is not None and p["accs"]]
     tau_all = rank_agreement([p["accs"] for p in with_paper], [p["paper_acc"] for p in with_paper],
                              [p["point"] for p in with_paper], n_boot, seed)
@@ -336,7 +363,4 @@ def ablation_statistics(points: Sequence[dict[str, Any]], arch: str, axis: str,
         claims.append(_tau_sentence(tau_all, "all points with a paper number"))
     if tau_ghost["n_points"] >= 2 and tau_ghost["n_points"] != tau_all["n_points"]:
         claims.append(_tau_sentence(tau_ghost, "the Ghost points"))
-    return {"reference_point": reference if ref is not None else None, "points": out_points, "adjacent": adjacent,
-            "baseline_vs_reference": baseline_vs_reference, "best_point": best["point"] if best else None,
-            "best_vs_reference": best_vs_reference, "kendall_tau_vs_paper": tau_all,
-            "kendall_tau_vs_paper_ghost": tau_ghost, "claims": claims, "n_comparisons": n_cmp}
+    return tau_all, tau_ghost
