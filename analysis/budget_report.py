@@ -69,32 +69,48 @@ def budget_statistics(budgets: Sequence[dict[str, Any]], arch: str, axis: str = 
     """
     pn, gn = short_name(plain, arch, axis), short_name(ghost, arch, axis)
     out_b, claims = [], []
-    xs, gaps = [], []
-    rows_x, rows_y, rows_g = [], [], []
+    xs, gaps = [], []                  # one gap per budget that has one
+    runs: list[tuple[float, float, float]] = []  # (log2 epochs, 1 = plain / 0 = ghost, accuracy) per run
     for b in budgets:
-        nets = {}
-        for label, net in b["networks"].items():
-            st = point_stats(net["accs"])
-            nets[label] = {"name": short_name(label, arch, axis), "mean": st["acc_mean"], "ci95": st["acc_ci95"],
-                           "ci95_half": st["acc_ci95_half"], "sd": st["acc_sd"], "n": st["n"],
-                           "seeds": list(net.get("seeds", [])), "accs": [float(a) for a in net["accs"]]}
-        pa = b["networks"].get(plain, {}).get("accs", [])
-        ga = b["networks"].get(ghost, {}).get("accs", [])
-        c = compare(pa, ga)
-        entry = {"epochs": b["epochs"], "fraction": b.get("fraction"), "log2_epochs": math.log2(b["epochs"]),
-                 "overrides": b.get("overrides", {}), "networks": nets, "gap": c["diff"], "gap_ci95": c["diff_ci95"],
-                 "gap_p_value": c["diff_p_value"], "gap_n": c["n"], "gap_verdict": c["verdict"]}
+        entry = _budget_entry(b, arch, axis, plain, ghost)
         out_b.append(entry)
-        if c["verdict"] != "no data":
-            claims.append(f"{b['epochs']} epochs: " + comparison_sentence(pn, gn, c, ""))
-            xs.append(math.log2(b["epochs"]))
-            gaps.append(c["diff"])
-        for g, accs in ((1.0, pa), (0.0, ga)):
-            for a in accs:
-                rows_x.append(math.log2(b["epochs"]))
-                rows_y.append(float(a))
-                rows_g.append(g)
+        x = entry["log2_epochs"]
+        if entry["gap_verdict"] != "no data":
+            claims.append(f"{b['epochs']} epochs: " + comparison_sentence(pn, gn, _gap_comparison(entry), ""))
+            xs.append(x)
+            gaps.append(entry["gap"])
+        for g, label in ((1.0, plain), (0.0, ghost)):
+            runs += [(x, g, float(a)) for a in b["networks"].get(label, {}).get("accs", [])]
+    trend = _gap_trend(xs, gaps)
+    runs_trend = _runs_trend(runs)
+    statement = _trend_statement(trend, runs_trend, pn, gn, out_b, paper_gap)
+    claims.append(statement)
+    return {"budgets": out_b, "gap_trend": trend, "gap_trend_runs": runs_trend, "gap_trend_statement": statement,
+            "claims": claims}
 
+
+def _budget_entry(b: dict[str, Any], arch: str, axis: str, plain: str, ghost: str) -> dict[str, Any]:
+    """One budget: each network's statistics and the gap ``plain − ghost`` (Welch)."""
+    nets = {}
+    for label, net in b["networks"].items():
+        st = point_stats(net["accs"])
+        nets[label] = {"name": short_name(label, arch, axis), "mean": st["acc_mean"], "ci95": st["acc_ci95"],
+                       "ci95_half": st["acc_ci95_half"], "sd": st["acc_sd"], "n": st["n"],
+                       "seeds": list(net.get("seeds", [])), "accs": [float(a) for a in net["accs"]]}
+    c = compare(b["networks"].get(plain, {}).get("accs", []), b["networks"].get(ghost, {}).get("accs", []))
+    return {"epochs": b["epochs"], "fraction": b.get("fraction"), "log2_epochs": math.log2(b["epochs"]),
+            "overrides": b.get("overrides", {}), "networks": nets, "gap": c["diff"], "gap_ci95": c["diff_ci95"],
+            "gap_p_value": c["diff_p_value"], "gap_n": c["n"], "gap_verdict": c["verdict"]}
+
+
+def _gap_comparison(entry: dict[str, Any]) -> dict[str, Any]:
+    """A budget entry's gap in the form :func:`compare` returns it (for :func:`comparison_sentence`)."""
+    return {"diff": entry["gap"], "diff_ci95": entry["gap_ci95"], "diff_p_value": entry["gap_p_value"],
+            "n": entry["gap_n"], "verdict": entry["gap_verdict"]}
+
+
+def _gap_trend(xs: Sequence[float], gaps: Sequence[float]) -> dict[str, Any]:
+    """Least squares of the per-budget gaps on log2(epochs): the slope per doubling, df = budgets − 2."""
     trend: dict[str, Any] = {"method": "least squares of the per-budget gap on log2(epochs)",
                              "n_budgets": len(xs), "df": max(len(xs) - 2, 0), "slope_per_doubling": None,
                              "slope_per_doubling_ci95": [None, None], "slope_per_doubling_p_value": None}
@@ -114,14 +130,18 @@ def budget_statistics(budgets: Sequence[dict[str, Any]], arch: str, axis: str = 
                          "through the scatter around the line")
     else:
         trend["note"] = f"{len(xs)} budget(s) with a gap: a slope needs 2 and an interval needs 3 or more"
+    return trend
 
+
+def _runs_trend(runs: Sequence[tuple[float, float, float]]) -> dict[str, Any]:
+    """The gap's slope per doubling as the network × log2(epochs) interaction of a fit to every run."""
     runs_trend: dict[str, Any] = {"method": "least squares on every run: acc ~ 1 + log2(epochs) + plain + "
                                             "plain·log2(epochs); the gap's slope is the interaction",
-                                  "n_runs": len(rows_y), "df": None, "slope_per_doubling": None,
+                                  "n_runs": len(runs), "df": None, "slope_per_doubling": None,
                                   "slope_per_doubling_ci95": [None, None], "slope_per_doubling_p_value": None}
-    if len(set(rows_x)) >= 2 and len(set(rows_g)) == 2:
-        X = [[1.0, x, g, g * x] for x, g in zip(rows_x, rows_g)]
-        fit = ols_ci95(X, rows_y, ["b0", "log2_epochs", "plain", "interaction"])
+    if len({x for x, _, _ in runs}) >= 2 and len({g for _, g, _ in runs}) == 2:
+        fit = ols_ci95([[1.0, x, g, g * x] for x, g, _ in runs], [y for _, _, y in runs],
+                       ["b0", "log2_epochs", "plain", "interaction"])
         s = fit["coef"]["interaction"]
         runs_trend.update({"df": fit["df"], "slope_per_doubling": _f(s["estimate"]),
                            "slope_per_doubling_ci95": _ci(s["ci95"]), "slope_per_doubling_p_value": _f(s["p_value"])})
@@ -130,11 +150,7 @@ def budget_statistics(budgets: Sequence[dict[str, Any]], arch: str, axis: str = 
     runs_trend["note"] = ("more degrees of freedom than the per-budget fit, bought with two assumptions: the same "
                           "seed noise at every budget and network, and a gap that is a straight line in "
                           "log2(epochs)")
-
-    statement = _trend_statement(trend, runs_trend, pn, gn, out_b, paper_gap)
-    claims.append(statement)
-    return {"budgets": out_b, "gap_trend": trend, "gap_trend_runs": runs_trend, "gap_trend_statement": statement,
-            "claims": claims}
+    return runs_trend
 
 
 def _trend_statement(trend: dict, runs_trend: dict, pn: str, gn: str, budgets: Sequence[dict],
