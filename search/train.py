@@ -196,6 +196,26 @@ def evaluate(model: nn.Module, data: ImageData, resolution: Optional[int] = None
     return correct / max(len(data), 1)
 
 
+def make_optimizer(model: nn.Module, fidelity: Fidelity) -> torch.optim.Optimizer:
+    """SGD or AdamW for ``fidelity``, with weight decay on the weights only (not on BN or biases).
+
+    Args:
+        model: The network whose parameters are optimised.
+        fidelity: Supplies ``optimizer``, ``lr``, ``momentum``, ``nesterov`` and ``weight_decay``.
+
+    Returns:
+        The optimizer, with two parameter groups (decayed, not decayed).
+    """
+    f = fidelity
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": f.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if f.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=f.lr, momentum=f.momentum, nesterov=f.nesterov and f.momentum > 0)
+    return torch.optim.AdamW(groups, lr=f.lr)
+
+
 def train_proxy(model: nn.Module, train: ImageData, val: ImageData, fidelity: Fidelity, seed: int = 0,
                 device: str = "auto", report: Optional[Callable[[int, float], None]] = None,
                 progress: Optional[Callable[[dict[str, Any]], None]] = None) -> TrainResult:
@@ -225,14 +245,7 @@ def train_proxy(model: nn.Module, train: ImageData, val: ImageData, fidelity: Fi
     model.to(dev)
     if cl:
         model.to(memory_format=torch.channels_last)
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": f.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if f.optimizer == "sgd":
-        opt = torch.optim.SGD(groups, lr=f.lr, momentum=f.momentum, nesterov=f.nesterov and f.momentum > 0)
-    else:
-        opt = torch.optim.AdamW(groups, lr=f.lr)
+    opt = make_optimizer(model, f)
     use_amp = f.amp and dev.type == "cuda"
     xs, ys = train.x.to(dev), train.y.to(dev)
     n = len(train)

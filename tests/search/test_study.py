@@ -10,7 +10,7 @@ from ghostnas.search.data import load_dataset, train_val_split
 from ghostnas.search.study_config import StudyConfig
 from ghostnas.search.study import open_study, run_worker
 from ghostnas.search.readers import trials_frame
-from ghostnas.search.train import Fidelity, TrainingDiverged, train_proxy
+from ghostnas.search.train import Fidelity, TrainingDiverged, make_optimizer, train_proxy
 
 def completed(study):
     return [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -98,6 +98,25 @@ def test_train_proxy_nan_loss_raises_with_reason():
         model.classifier.weight.fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="loss became nan at epoch 1, step 1"):
         train_proxy(model, tr, va, Fidelity(epochs=1, batch_size=64), device="cpu")
+
+
+@pytest.mark.parametrize("name, cls", [("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW)])
+def test_weight_decay_on_conv_and_linear_weights_only(name, cls):
+    # He et al.'s recipe (the paper preset) decays the weights but not BN scales/shifts or biases.
+    from ghostnas.ghostnet import create_model
+    model = create_model("ghost_resnet56_cifar", width=0.25)
+    opt = make_optimizer(model, Fidelity(optimizer=name, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4))
+    assert isinstance(opt, cls)
+    decayed, plain = opt.param_groups
+    assert decayed["weight_decay"] == 1e-4 and plain["weight_decay"] == 0.0
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)] for p in decayed["params"]} == {n for n, p in model.named_parameters() if p.ndim > 1}
+    no_decay = {names[id(p)] for p in plain["params"]}
+    assert no_decay == {n for n, p in model.named_parameters() if p.ndim <= 1}
+    bn = {id(p) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()}
+    assert bn and bn <= {id(p) for p in plain["params"]} and "classifier.bias" in no_decay
+    if name == "sgd":
+        assert decayed["nesterov"] and decayed["momentum"] == 0.9
 
 
 def test_diverged_trial_is_failed_with_reason_and_study_goes_on(tmp_path, tiny_config):
