@@ -231,14 +231,18 @@ def trace_signatures(model: nn.Module, input_size: Union[int, Sequence[int]]) ->
     Raises:
         ValueError: a network or module the predictor does not know.
     """
-    from ghostnas.ghostnet.cifar import _BasicBlock
-
     from .counts import input_shape
 
     if not isinstance(model, (GhostNet, CifarNet)):
         raise ValueError(f"latency predictor: cannot cut a {type(model).__name__} into layers; "
                          "expected a GhostNet or CifarNet")
-    shape = input_shape(model, input_size)
+    tracer = _SignatureTracer(_module_input_shapes(model, input_shape(model, input_size)))
+    tracer.walk(model)
+    return tracer.out
+
+
+def _module_input_shapes(model: nn.Module, shape: Sequence[int]) -> dict[int, list[tuple]]:
+    """``id(module)`` → the shapes (without batch) of its tensor inputs, from one eval forward pass."""
     shapes: dict[int, list[tuple]] = {}
 
     def pre(mod: nn.Module, args: tuple) -> None:
@@ -253,84 +257,103 @@ def trace_signatures(model: nn.Module, input_size: Union[int, Sequence[int]]) ->
         for hk in hooks:
             hk.remove()
         model.train(was_training)
-    out: list[LayerSig] = []
+    return shapes
 
-    def ins(m: nn.Module) -> tuple:
-        return shapes[id(m)][0]
 
-    def ghost(m: GhostModule) -> None:
-        c, h, w = ins(m)
-        out.extend(_seq_conv(m.primary_conv, (c, h, w)))
+class _SignatureTracer:
+    """Walks a traced network's modules in execution order and collects their layer signatures."""
+
+    def __init__(self, shapes: dict[int, list[tuple]]):
+        self.shapes = shapes
+        self.out: list[LayerSig] = []
+
+    def ins(self, m: nn.Module) -> tuple:
+        return self.shapes[id(m)][0]
+
+    def walk(self, m: nn.Module) -> None:
+        from ghostnas.ghostnet.cifar import _BasicBlock
+
+        if isinstance(m, GhostNet):
+            self.ghostnet(m)
+        elif isinstance(m, GhostBottleneck):
+            self.bottleneck(m)
+        elif isinstance(m, GhostModule):
+            self.ghost(m)
+        elif isinstance(m, ConvBnAct):
+            c, h, w = self.ins(m)
+            cv = m.conv
+            self.out.append(_conv(c, h, w, cv.out_channels, tuple(cv.kernel_size), cv.stride[0], tuple(cv.padding),
+                                  cv.groups, isinstance(m.act1, nn.ReLU)))
+        elif isinstance(m, CifarNet):
+            self.cifar(m)
+        elif isinstance(m, _BasicBlock):
+            self.basic_block(m)
+        elif isinstance(m, nn.MaxPool2d):
+            self.out.append(_sig("maxpool", [self.ins(m)], k=m.kernel_size, s=m.stride))
+        elif isinstance(m, nn.Sequential) and len(m) > 0 and isinstance(m[0], nn.Conv2d):
+            self.out.extend(_seq_conv(m, self.ins(m)))
+        elif isinstance(m, nn.Sequential):
+            for child in m:
+                self.walk(child)
+        else:
+            raise ValueError(f"latency predictor: does not know the module {type(m).__name__}")
+
+    def ghost(self, m: GhostModule) -> None:
+        c, h, w = self.ins(m)
+        self.out.extend(_seq_conv(m.primary_conv, (c, h, w)))
         if m.cheap_operation is not None:
-            ci = ins(m.cheap_operation)
-            out.extend(_seq_conv(m.cheap_operation, ci))
+            ci = self.ins(m.cheap_operation)
+            self.out.extend(_seq_conv(m.cheap_operation, ci))
             new = m.cheap_operation[0].out_channels
-            out.append(_sig("ghost_cat", [ci, (new, ci[1], ci[2])], oup=m.oup))
+            self.out.append(_sig("ghost_cat", [ci, (new, ci[1], ci[2])], oup=m.oup))
         if isinstance(m, GhostModuleV2) and m.short_conv is not None:
             conv0 = m.primary_conv[0]
             ho = _conv_out(h, conv0.kernel_size[0], conv0.stride[0], conv0.padding[0])
             wo = _conv_out(w, conv0.kernel_size[1], conv0.stride[1], conv0.padding[1])
-            out.append(_sig("dfc_attn", [(c, h, w), (m.oup, ho, wo)], k=conv0.kernel_size[0], s=conv0.stride[0]))
+            self.out.append(_sig("dfc_attn", [(c, h, w), (m.oup, ho, wo)], k=conv0.kernel_size[0],
+                                 s=conv0.stride[0]))
 
-    def walk(m: nn.Module) -> None:
-        if isinstance(m, GhostNet):
-            c, h, w = ins(m.conv_stem)
-            out.append(_conv(c, h, w, m.conv_stem.out_channels, 3, 2, 1, 1, True))
-            walk(m.blocks)
-            c, h, w = ins(m.global_pool)
-            out.append(_sig("gnet_head", [(c, h, w)], head=m.conv_head.out_channels,
-                            classes=m.classifier.out_features))
-        elif isinstance(m, GhostBottleneck):
-            ghost(m.ghost1)
-            if m.conv_dw is not None:
-                d = m.conv_dw
-                out.append(_conv(*ins(d), d.out_channels, tuple(d.kernel_size), d.stride[0], tuple(d.padding),
-                                 d.groups, False))
-            if m.se is not None:
-                out.append(_sig("se", [ins(m.se)], r=m.se.conv_reduce.out_channels))
-            ghost(m.ghost2)
-            if len(m.shortcut) > 0:
-                out.extend(_seq_conv(m.shortcut, ins(m.shortcut)))
-            c = m.ghost2.oup
-            _, h, w = ins(m.ghost2)
-            out.append(_sig("add", [(c, h, w), (c, h, w)]))
-        elif isinstance(m, GhostModule):
-            ghost(m)
-        elif isinstance(m, ConvBnAct):
-            c, h, w = ins(m)
-            cv = m.conv
-            out.append(_conv(c, h, w, cv.out_channels, tuple(cv.kernel_size), cv.stride[0], tuple(cv.padding),
-                             cv.groups, isinstance(m.act1, nn.ReLU)))
-        elif isinstance(m, CifarNet):
-            if m.config.arch == "vgg16":
-                walk(m.features)
-                lin = [x for x in m.classifier if isinstance(x, nn.Linear)]
-                c = lin[0].in_features
-                _, h, w = shapes[id(m.features[-1])][0]
-                h, w = h // 2, w // 2  # the last max-pool
-                out.append(_sig("cifar_head", [(c, h, w)], dims=(c, *[x.out_features for x in lin])))
-            else:
-                walk(m.stem)
-                walk(m.layers)
-                last = m.layers[-1]
-                c = m.classifier.in_features
-                _, h, w = ins(last.conv2) if not isinstance(last.conv2, GhostModule) else ins(last.conv2)
-                out.append(_sig("cifar_head", [(c, h, w)], dims=(c, m.classifier.out_features)))
-        elif isinstance(m, _BasicBlock):
-            walk(m.conv1)
-            walk(m.conv2)
-            c2 = ins(m.conv2)
-            cout = m.conv2.oup if isinstance(m.conv2, GhostModule) else m.conv2[0].out_channels
-            out.append(_sig("res_tail", [ins(m), (cout, c2[1], c2[2])], s=m.stride))
-        elif isinstance(m, nn.MaxPool2d):
-            out.append(_sig("maxpool", [ins(m)], k=m.kernel_size, s=m.stride))
-        elif isinstance(m, nn.Sequential) and len(m) > 0 and isinstance(m[0], nn.Conv2d):
-            out.extend(_seq_conv(m, ins(m)))
-        elif isinstance(m, nn.Sequential):
-            for child in m:
-                walk(child)
+    def ghostnet(self, m: GhostNet) -> None:
+        c, h, w = self.ins(m.conv_stem)
+        self.out.append(_conv(c, h, w, m.conv_stem.out_channels, 3, 2, 1, 1, True))
+        self.walk(m.blocks)
+        c, h, w = self.ins(m.global_pool)
+        self.out.append(_sig("gnet_head", [(c, h, w)], head=m.conv_head.out_channels,
+                             classes=m.classifier.out_features))
+
+    def bottleneck(self, m: GhostBottleneck) -> None:
+        self.ghost(m.ghost1)
+        if m.conv_dw is not None:
+            d = m.conv_dw
+            self.out.append(_conv(*self.ins(d), d.out_channels, tuple(d.kernel_size), d.stride[0], tuple(d.padding),
+                                  d.groups, False))
+        if m.se is not None:
+            self.out.append(_sig("se", [self.ins(m.se)], r=m.se.conv_reduce.out_channels))
+        self.ghost(m.ghost2)
+        if len(m.shortcut) > 0:
+            self.out.extend(_seq_conv(m.shortcut, self.ins(m.shortcut)))
+        c = m.ghost2.oup
+        _, h, w = self.ins(m.ghost2)
+        self.out.append(_sig("add", [(c, h, w), (c, h, w)]))
+
+    def cifar(self, m: CifarNet) -> None:
+        if m.config.arch == "vgg16":
+            self.walk(m.features)
+            lin = [x for x in m.classifier if isinstance(x, nn.Linear)]
+            c = lin[0].in_features
+            _, h, w = self.ins(m.features[-1])
+            h, w = h // 2, w // 2  # the last max-pool
+            self.out.append(_sig("cifar_head", [(c, h, w)], dims=(c, *[x.out_features for x in lin])))
         else:
-            raise ValueError(f"latency predictor: does not know the module {type(m).__name__}")
+            self.walk(m.stem)
+            self.walk(m.layers)
+            c = m.classifier.in_features
+            _, h, w = self.ins(m.layers[-1].conv2)
+            self.out.append(_sig("cifar_head", [(c, h, w)], dims=(c, m.classifier.out_features)))
 
-    walk(model)
-    return out
+    def basic_block(self, m: nn.Module) -> None:
+        self.walk(m.conv1)
+        self.walk(m.conv2)
+        c2 = self.ins(m.conv2)
+        cout = m.conv2.oup if isinstance(m.conv2, GhostModule) else m.conv2[0].out_channels
+        self.out.append(_sig("res_tail", [self.ins(m), (cout, c2[1], c2[2])], s=m.stride))
