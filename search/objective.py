@@ -237,38 +237,16 @@ class TrialObjective:
             pred = self._latency_pred(arch)
             trial.set_user_attr("latency_pred", pred)
             values["latency_pred"] = metrics["latency_pred"] = pred["predicted_ms"]
-        constraints = {}
-        if "latency_pred_ms_max" in cfg.constraints:
-            constraints["latency_pred"] = values["latency_pred"] - cfg.constraints["latency_pred_ms_max"]
-        if "macs_max" in cfg.constraints:
-            constraints["macs"] = counts.macs - cfg.constraints["macs_max"]
-        if "params_max" in cfg.constraints:
-            constraints["params"] = counts.params - cfg.constraints["params_max"]
-        for name, v in constraints.items():
-            trial.set_constraint(name, float(v))
-        over = [n for n, v in constraints.items() if v > 0]
+        over = self._set_count_constraints(trial, values)
         self._write_trial_file(trial, "config.json", {"arch_id": arch.id, "arch": arch.to_dict(),
                                                      "params": trial.params})
         if over:
-            # Rejected by the analytical count: never trained. Feasibility is in the constraints.
-            reason = ", ".join(f"{n} {metrics[n]:,} > budget {cfg.constraints[n + '_max']:,}" if n != "latency_pred"
-                               else f"latency_pred {metrics[n]:.3f} ms > budget {cfg.constraints[n + '_ms_max']} ms"
-                               for n in over)
-            trial.set_user_attr("rejected", reason)
-            values["accuracy"] = 0.0
-            values["latency"] = math.inf if "latency" in cfg.objectives else 0.0
-            self._write_trial_file(trial, "metrics.json", {**metrics, "rejected": reason})
-            return self._values(values)
+            return self._reject(trial, over, metrics, values)
         prior = self._reuse(arch.id, trial.number)
         if prior is None and self._wait_for_twin(trial, arch.id):
             prior = self._reuse(arch.id, trial.number)
         if prior is not None:
-            trial.set_user_attr("reused_from", prior.number)
-            for k in ("curve", "latency_ms", "latency", "latency_pred", "train_s", "device"):
-                if k in prior.user_attrs:
-                    trial.set_user_attr(k, prior.user_attrs[k])
-            self._write_trial_file(trial, "metrics.json", {**metrics, "reused_from": prior.number})
-            return prior.values if len(prior.values) > 1 else prior.values[0]
+            return self._copy_prior(trial, prior, metrics)
         if self.stopper is not None:
             self.stopper.replay(trial, arch.id)  # PRUNED at once if this architecture was stopped before
         if "latency" in cfg.objectives or "latency_ms_max" in cfg.constraints:
@@ -307,6 +285,42 @@ class TrialObjective:
         metrics.update(res.to_dict())
         self._write_trial_file(trial, "metrics.json", metrics)
         return self._values(values)
+
+    def _set_count_constraints(self, trial: optuna.Trial, values: dict[str, float]) -> list[str]:
+        """Set the constraints known before training (MACs, params, predicted latency) on ``trial``;
+        returns the names of those over budget."""
+        budget = self.cfg.constraints
+        constraints = {}
+        if "latency_pred_ms_max" in budget:
+            constraints["latency_pred"] = values["latency_pred"] - budget["latency_pred_ms_max"]
+        if "macs_max" in budget:
+            constraints["macs"] = values["macs"] - budget["macs_max"]
+        if "params_max" in budget:
+            constraints["params"] = values["params"] - budget["params_max"]
+        for name, v in constraints.items():
+            trial.set_constraint(name, float(v))
+        return [n for n, v in constraints.items() if v > 0]
+
+    def _reject(self, trial: optuna.Trial, over: list[str], metrics: dict[str, Any], values: dict[str, float]) -> Any:
+        """Rejected by the analytical count: never trained. Feasibility is in the constraints."""
+        budget = self.cfg.constraints
+        reason = ", ".join(f"{n} {metrics[n]:,} > budget {budget[n + '_max']:,}" if n != "latency_pred"
+                           else f"latency_pred {metrics[n]:.3f} ms > budget {budget[n + '_ms_max']} ms"
+                           for n in over)
+        trial.set_user_attr("rejected", reason)
+        values["accuracy"] = 0.0
+        values["latency"] = math.inf if "latency" in self.cfg.objectives else 0.0
+        self._write_trial_file(trial, "metrics.json", {**metrics, "rejected": reason})
+        return self._values(values)
+
+    def _copy_prior(self, trial: optuna.Trial, prior: optuna.trial.FrozenTrial, metrics: dict[str, Any]) -> Any:
+        """The values of an earlier trial of the same architecture, with its measurements."""
+        trial.set_user_attr("reused_from", prior.number)
+        for k in ("curve", "latency_ms", "latency", "latency_pred", "train_s", "device"):
+            if k in prior.user_attrs:
+                trial.set_user_attr(k, prior.user_attrs[k])
+        self._write_trial_file(trial, "metrics.json", {**metrics, "reused_from": prior.number})
+        return prior.values if len(prior.values) > 1 else prior.values[0]
 
     def _values(self, values: dict[str, float]) -> Any:
         out = [values[o] for o in self.cfg.objectives]

@@ -19,7 +19,7 @@ import os
 import sys
 import time
 import warnings
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import optuna
 import torch
@@ -217,25 +217,9 @@ class _NotATerminal:
 _NOT_A_TERMINAL = _NotATerminal()
 
 
-def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
-               progress_stream: Any = None) -> optuna.Study:
-    """Run trials in this process until the study has ``n_trials`` complete trials.
-
-    Each trial goes through ``study.optimize(n_trials=1)``, so Optuna's heartbeat, stale-trial
-    failing and retry callback work on RDB storages; any exception inside a trial is recorded on
-    it (``fail_reason``) and the loop goes on. A progress bar goes to ``progress_stream`` (default
-    stderr) when it is a terminal; pass ``False`` for none.
-    """
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    prepare_data(cfg)  # bad data fails here, before the study is created
-    # Each worker gets its own sampler seed: identical seeds would propose identical points.
-    study = open_study(cfg, create=create, sampler_seed=cfg.seed + worker_index)
-    objective = TrialObjective(cfg, study)
-    progress = _Progress(cfg, progress_stream if progress_stream is not False else _NOT_A_TERMINAL)
-    quiet = _QuietOptunaFailures()
-    optuna_log = logging.getLogger("optuna.study._optimize")
-    optuna_log.addFilter(quiet)
+def _guarded(objective: TrialObjective, study: optuna.Study) -> Callable[[optuna.Trial], Any]:
+    """``objective`` wrapped for :func:`run_worker`: records who ran a trial and why it failed,
+    pruned or was interrupted (queuing an interrupted trial again with the same parameters)."""
 
     def guarded(trial: optuna.Trial) -> Any:
         trial.set_user_attr("worker", worker_identity())
@@ -273,22 +257,54 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
                 torch.cuda.empty_cache()
             raise
 
+
+    return guarded
+
+
+def _should_stop(c: dict[str, int], cfg: StudyConfig, cardinality: int) -> bool:
+    """Whether the worker loop is done: ``n_trials`` complete, or the space is exhausted."""
+    if c["complete"] >= cfg.n_trials:
+        return True
+    if c["complete"] >= cardinality:
+        log.warning("study %s: all %d architectures of the space are evaluated; stopping below "
+                    "n_trials=%d", cfg.name, c["complete"], cfg.n_trials)
+        return True
+    if c["reused"] > max(50, 5 * cfg.n_trials):
+        log.warning("study %s: the sampler keeps proposing architectures already evaluated (%d repeats); "
+                    "the space looks exhausted at %d distinct architectures: stopping", cfg.name,
+                    c["reused"], c["complete"])
+        return True
+    return False
+
+
+def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
+               progress_stream: Any = None) -> optuna.Study:
+    """Run trials in this process until the study has ``n_trials`` complete trials.
+
+    Each trial goes through ``study.optimize(n_trials=1)``, so Optuna's heartbeat, stale-trial
+    failing and retry callback work on RDB storages; any exception inside a trial is recorded on
+    it (``fail_reason``) and the loop goes on. A progress bar goes to ``progress_stream`` (default
+    stderr) when it is a terminal; pass ``False`` for none.
+    """
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    prepare_data(cfg)  # bad data fails here, before the study is created
+    # Each worker gets its own sampler seed: identical seeds would propose identical points.
+    study = open_study(cfg, create=create, sampler_seed=cfg.seed + worker_index)
+    objective = TrialObjective(cfg, study)
+    progress = _Progress(cfg, progress_stream if progress_stream is not False else _NOT_A_TERMINAL)
+    quiet = _QuietOptunaFailures()
+    optuna_log = logging.getLogger("optuna.study._optimize")
+    optuna_log.addFilter(quiet)
+
+    guarded = _guarded(objective, study)
     try:
         progress.start(study)
         reap(study, cfg, at_start=True)
         waited_hint = False
         while True:
             c = _counts(study)
-            if c["complete"] >= cfg.n_trials:
-                break
-            if c["complete"] >= objective.space.cardinality:
-                log.warning("study %s: all %d architectures of the space are evaluated; stopping below "
-                            "n_trials=%d", cfg.name, c["complete"], cfg.n_trials)
-                break
-            if c["reused"] > max(50, 5 * cfg.n_trials):
-                log.warning("study %s: the sampler keeps proposing architectures already evaluated (%d repeats); "
-                            "the space looks exhausted at %d distinct architectures: stopping", cfg.name,
-                            c["reused"], c["complete"])
+            if _should_stop(c, cfg, objective.space.cardinality):
                 break
             # WAITING trials (retries) are not counted: the next study.ask picks them up.
             if c["complete"] + c["running"] >= cfg.n_trials:
