@@ -247,6 +247,7 @@ def test_render_and_replace_generated_blocks():
 def test_readme_generated_blocks_are_current():
     res = refresh_readme(REPO / "experiments" / "README.md", REPO / "experiments" / "results", write=False)
     assert res["changed"] == [], "run: python experiments/refresh_readme.py"
+    assert res["skipped"] == [], f"blocks without a results/NAME/summary.json: {res['skipped']}"
 
 
 # ---------------------------------------------------------------------------------------------
