@@ -72,11 +72,11 @@ def budget_statistics(budgets: Sequence[dict[str, Any]], arch: str, axis: str = 
     xs, gaps = [], []                  # one gap per budget that has one
     runs: list[tuple[float, float, float]] = []  # (log2 epochs, 1 = plain / 0 = ghost, accuracy) per run
     for b in budgets:
-        entry = _budget_entry(b, arch, axis, plain, ghost)
+        entry, c = _budget_entry(b, arch, axis, plain, ghost)
         out_b.append(entry)
         x = entry["log2_epochs"]
         if entry["gap_verdict"] != "no data":
-            claims.append(f"{b['epochs']} epochs: " + comparison_sentence(pn, gn, _gap_comparison(entry), ""))
+            claims.append(f"{b['epochs']} epochs: " + comparison_sentence(pn, gn, c, ""))
             xs.append(x)
             gaps.append(entry["gap"])
         for g, label in ((1.0, plain), (0.0, ghost)):
@@ -89,8 +89,10 @@ def budget_statistics(budgets: Sequence[dict[str, Any]], arch: str, axis: str = 
             "claims": claims}
 
 
-def _budget_entry(b: dict[str, Any], arch: str, axis: str, plain: str, ghost: str) -> dict[str, Any]:
-    """One budget: each network's statistics and the gap ``plain − ghost`` (Welch)."""
+def _budget_entry(b: dict[str, Any], arch: str, axis: str, plain: str,
+                  ghost: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One budget: each network's statistics and the gap ``plain − ghost`` (Welch), and that
+    comparison as :func:`compare` returns it."""
     nets = {}
     for label, net in b["networks"].items():
         st = point_stats(net["accs"])
@@ -100,13 +102,7 @@ def _budget_entry(b: dict[str, Any], arch: str, axis: str, plain: str, ghost: st
     c = compare(b["networks"].get(plain, {}).get("accs", []), b["networks"].get(ghost, {}).get("accs", []))
     return {"epochs": b["epochs"], "fraction": b.get("fraction"), "log2_epochs": math.log2(b["epochs"]),
             "overrides": b.get("overrides", {}), "networks": nets, "gap": c["diff"], "gap_ci95": c["diff_ci95"],
-            "gap_p_value": c["diff_p_value"], "gap_n": c["n"], "gap_verdict": c["verdict"]}
-
-
-def _gap_comparison(entry: dict[str, Any]) -> dict[str, Any]:
-    """A budget entry's gap in the form :func:`compare` returns it (for :func:`comparison_sentence`)."""
-    return {"diff": entry["gap"], "diff_ci95": entry["gap_ci95"], "diff_p_value": entry["gap_p_value"],
-            "n": entry["gap_n"], "verdict": entry["gap_verdict"]}
+            "gap_p_value": c["diff_p_value"], "gap_n": c["n"], "gap_verdict": c["verdict"]}, c
 
 
 def _gap_trend(xs: Sequence[float], gaps: Sequence[float]) -> dict[str, Any]:
