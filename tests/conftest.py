@@ -14,8 +14,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see cli/app.py; must prec
 import pytest
 import torch
 
-# Tests are sized for 2 CPU cores; keep torch from oversubscribing them.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Tests are sized for 2 CPU cores; keep torch from oversubscribing them, also when pytest-xdist runs
+# several workers side by side (each then gets its share of the cores).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1) // _WORKERS))
 
 # In CI (CI=true) a skipped test fails the run unless its node id starts with an entry here, each with
 # the reason it may skip there.
