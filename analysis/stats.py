@@ -7,6 +7,7 @@ value, a rank correlation of constant data.
 
 * :func:`mean_ci95` – mean with its 95% Student-t interval.
 * :func:`diff_ci95` – difference of two means, Welch's 95% interval and two-sided p-value.
+* :func:`holm_adjust` – Holm's step-down adjustment of a family of p-values.
 * :func:`kendall`, :func:`spearman` – rank correlations with p-values (scipy).
 * :func:`kendall_tau_b`, :func:`spearman_rho` – the same statistics, vectorised over resamples.
 * :func:`bootstrap_ci` – seeded percentile bootstrap, resampling rows of paired arrays jointly.
@@ -25,7 +26,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from scipy import stats as _st
 
-__all__ = ["mean_ci95", "diff_ci95", "kendall", "kendall_p_method", "spearman", "kendall_tau_b", "spearman_rho",
+__all__ = ["mean_ci95", "diff_ci95", "holm_adjust", "kendall", "kendall_p_method", "spearman", "kendall_tau_b", "spearman_rho",
            "bootstrap_ci", "topk_overlap", "kendall_exact", "group_bootstrap_ci", "ols_ci95"]
 
 _NAN = float("nan")
@@ -82,6 +83,30 @@ def diff_ci95(a: Sequence[float], b: Sequence[float]) -> dict:
     res = _st.ttest_ind(x, y, equal_var=False)
     ci = res.confidence_interval(0.95)
     return {"diff": diff, "ci95": [float(ci.low), float(ci.high)], "p_value": float(res.pvalue)}
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values for a family of tests (family-wise error control).
+
+    The k-th smallest of m p-values is multiplied by m - k + 1, the results are made non-decreasing
+    in that order and capped at 1; an adjusted value below 0.05 rejects at family-wise level 0.05.
+    NaN p-values (undefined tests) stay NaN and do not count towards m.
+
+    Args:
+        p_values: the raw p-values, in any order.
+
+    Returns:
+        The adjusted p-values, in the order given.
+    """
+    p = np.asarray([float(v) for v in p_values], dtype=float)
+    out = np.full(p.shape, _NAN)
+    idx = np.flatnonzero(~np.isnan(p))
+    m = idx.size
+    running = 0.0
+    for k, i in enumerate(idx[np.argsort(p[idx], kind="stable")]):
+        running = max(running, min(1.0, (m - k) * p[i]))
+        out[i] = running
+    return [float(v) for v in out]
 
 
 def kendall_p_method(x: Sequence[float], y: Sequence[float]) -> str:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from ghostnas.analysis.stats import (bootstrap_ci, diff_ci95, kendall, kendall_p_method, kendall_tau_b, mean_ci95,
+from ghostnas.analysis.stats import (bootstrap_ci, diff_ci95, holm_adjust, kendall, kendall_p_method, kendall_tau_b, mean_ci95,
                                      spearman, spearman_rho, topk_overlap)
 
 
@@ -17,6 +17,16 @@ def test_mean_ci95_by_hand():
     m1, lo1, hi1 = mean_ci95([0.7])
     assert m1 == 0.7 and math.isnan(lo1) and math.isnan(hi1)
     assert all(math.isnan(v) for v in mean_ci95([]))
+
+
+def test_holm_adjust_by_hand():
+    # Sorted 0.01, 0.02, 0.03, 0.04 (m = 4): 4 x 0.01, 3 x 0.02, 2 x 0.03 = 0.06 -> kept at 0.06 by the
+    # running maximum, 1 x 0.04 -> 0.06 as well; returned in the order given.
+    assert holm_adjust([0.03, 0.01, 0.04, 0.02]) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm_adjust([0.5, 0.6]) == [1.0, 1.0]  # capped at 1
+    out = holm_adjust([0.01, float("nan"), 0.04])  # NaN stays NaN and is not counted: m = 2
+    assert out[0] == pytest.approx(0.02) and math.isnan(out[1]) and out[2] == pytest.approx(0.04)
+    assert holm_adjust([]) == []
 
 
 def test_diff_ci95_welch_by_hand():
