@@ -58,14 +58,23 @@ def _logs_above_the_bar():
 def run_search(args: argparse.Namespace) -> int:
     from ghostnas.search.config import load_config
     from ghostnas.search.local_workers import run_study
+    from ghostnas.search.study import StudyFailing
     from ghostnas.search.study_config import StudyConfig
 
     _logging(args.verbose)
     overrides = [*args.overrides, *(["study.allow_setup_change=true"] if args.allow_setup_change else [])]
     cfg = StudyConfig.from_dict(load_config(args.config, overrides))
     with _logs_above_the_bar():
-        study = run_study(cfg, workers=args.workers, verbose=args.verbose)
+        try:
+            study = run_study(cfg, workers=args.workers, verbose=args.verbose)
+        except StudyFailing as e:
+            return _failing(e)
     return _finish(study, cfg)
+
+
+def _failing(e: Exception) -> int:
+    print(f"ghostnas: error: {e}", file=sys.stderr)
+    return 1
 
 
 def _finish(study, cfg) -> int:
@@ -99,12 +108,16 @@ def _finish(study, cfg) -> int:
 def run_worker_cmd(args: argparse.Namespace) -> int:
     from ghostnas.search.local_workers import sigterm_as_interrupt
     from ghostnas.search.readers import load_stored_config
-    from ghostnas.search.study import run_worker
+    from ghostnas.search.study import StudyFailing, run_worker
 
     _logging(args.verbose)
     cfg = load_stored_config(args.storage, args.study)
     with sigterm_as_interrupt(), _logs_above_the_bar():
-        run_worker(cfg, worker_index=args.index, create=False, progress_stream=False if args.no_progress else None)
+        try:
+            run_worker(cfg, worker_index=args.index, create=False,
+                       progress_stream=False if args.no_progress else None)
+        except StudyFailing as e:
+            return _failing(e)
     return 0
 
 

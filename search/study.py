@@ -34,7 +34,7 @@ from .samplers import make_pruner, make_sampler
 from .storage import open_storage, redact, retry_trial
 from .study_config import StudyConfig
 
-__all__ = ["open_study", "run_worker"]
+__all__ = ["StudyFailing", "failure_streak", "open_study", "run_worker"]
 log = logging.getLogger("ghostnas.search")
 
 
@@ -261,6 +261,55 @@ def _guarded(objective: TrialObjective, study: optuna.Study) -> Callable[[optuna
     return guarded
 
 
+class StudyFailing(RuntimeError):
+    """Every one of the last ``[study] max_consecutive_failures`` trials since the worker started
+    failed: the cause is most likely the setup (a learning rate that diverges, data or a device that
+    cannot work), not the architectures, and more trials would only burn compute. Rerunning the
+    command resumes the study with a fresh count."""
+
+
+# Failures that say nothing about the setup: a trial over n_trials, a preempted or crashed worker.
+_NOT_THE_TRIALS_FAULT = ("surplus", "interrupted", "stale")
+
+
+def failure_streak(study: optuna.Study, after: int = -1) -> list[optuna.trial.FrozenTrial]:
+    """The trials that failed after the last trial that completed or was pruned, oldest first.
+
+    Failures of the infrastructure (surplus trials, interrupted or stale workers, trials queued
+    again with the same parameters, failures without a recorded reason) neither count nor end a streak.
+
+    Args:
+        study: The study.
+        after: Only trials numbered above this count (a worker passes the last number it found at
+            its start, so that rerunning after fixing the cause starts a fresh count).
+
+    Returns:
+        The failed trials, ordered by the time they ended.
+    """
+    ended = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
+                                                                TrialState.FAIL)) if t.number > after]
+    retried = {t.user_attrs.get("retry_of") for t in ended} - {None}
+    ended.sort(key=lambda t: (t.datetime_complete.timestamp() if t.datetime_complete else 0.0, t.number))
+    streak = []
+    for t in reversed(ended):
+        if t.state != TrialState.FAIL:
+            break
+        reason = str(t.user_attrs.get("fail_reason") or "")
+        if reason and not reason.startswith(_NOT_THE_TRIALS_FAULT) and t.number not in retried:
+            streak.append(t)
+    return streak[::-1]
+
+
+def _check_failing(study: optuna.Study, cfg: StudyConfig, after: int) -> None:
+    streak = failure_streak(study, after)
+    if len(streak) >= cfg.max_consecutive_failures:
+        last = streak[-1]
+        raise StudyFailing(
+            f"study {cfg.name}: the last {len(streak)} trials all failed (trial #{last.number}: "
+            f"{last.user_attrs['fail_reason']}); stopping. Fix the cause and rerun the same command to resume, "
+            f"or raise [study] max_consecutive_failures (now {cfg.max_consecutive_failures})")
+
+
 def _should_stop(c: dict[str, int], cfg: StudyConfig, cardinality: int) -> bool:
     """Whether the worker loop is done: ``n_trials`` complete, or the space is exhausted."""
     if c["complete"] >= cfg.n_trials:
@@ -285,6 +334,9 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
     failing and retry callback work on RDB storages; any exception inside a trial is recorded on
     it (``fail_reason``) and the loop goes on. A progress bar goes to ``progress_stream`` (default
     stderr) when it is a terminal; pass ``False`` for none.
+
+    Raises:
+        StudyFailing: the last ``[study] max_consecutive_failures`` trials all failed.
     """
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
@@ -298,6 +350,7 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
     optuna_log.addFilter(quiet)
 
     guarded = _guarded(objective, study)
+    first_number = len(study.get_trials(deepcopy=False))  # failures before this worker started do not count
     try:
         progress.start(study)
         reap(study, cfg, at_start=True)
@@ -306,6 +359,7 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
             c = _counts(study)
             if _should_stop(c, cfg, objective.space.cardinality):
                 break
+            _check_failing(study, cfg, after=first_number - 1)
             # WAITING trials (retries) are not counted: the next study.ask picks them up.
             if c["complete"] + c["running"] >= cfg.n_trials:
                 # Other workers hold the remaining trials; wait in case one fails or its worker dies.

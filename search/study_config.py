@@ -28,7 +28,7 @@ _TOP = {"name", "space", "seed", "objectives", "data", "fidelity", "constraints"
 _PARETO = {"reference"}  # [pareto] reference = {macs = 2e6, accuracy = 0.0}: the fixed hypervolume reference
 _DATA = {"dataset", "data_dir", "download"}
 _STUDY = {"name", "n_trials", "storage", "run_dir", "workers", "device", "threads", "heartbeat_interval",
-          "grace_period", "allow_setup_change"}
+          "grace_period", "allow_setup_change", "max_consecutive_failures"}
 _CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max", "latency_pred_ms_max"}
 # backend: torch | onnxruntime | openvino (default: onnxruntime where installed, for new studies; see
 # search/objective.py); precision f32 | bf16 (openvino); clock wall | cpu; predictor_samples: architectures
@@ -131,6 +131,7 @@ class StudyConfig:
     allow_setup_change: bool = False
     prefilter: dict = field(default_factory=dict)       # search/prefilter.py; {} = off
     early_stopping: dict = field(default_factory=dict)  # search/early_stop.py; {} = off
+    max_consecutive_failures: int = 10  # search/study.py: workers stop when the last N trials all failed
 
     @property
     def directions(self) -> list[str]:
@@ -202,7 +203,7 @@ class StudyConfig:
         seed = raw.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ConfigError(f"study config: seed = {seed!r} is not allowed; expected an integer")
-        for k in ("heartbeat_interval", "grace_period", "threads"):
+        for k in ("heartbeat_interval", "grace_period", "threads", "max_consecutive_failures"):
             v = study.get(k)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
                 raise ConfigError(f"[study] {k} = {v!r} is not allowed; expected an integer >= 1")
@@ -223,4 +224,5 @@ class StudyConfig:
                    device=study.get("device", "auto"), threads=study.get("threads"), latency=latency, raw=resolved,
                    heartbeat_interval=study.get("heartbeat_interval"), grace_period=study.get("grace_period"),
                    allow_setup_change=bool(study.get("allow_setup_change", False)),
-                   prefilter=prefilter, early_stopping=early_stopping)
+                   prefilter=prefilter, early_stopping=early_stopping,
+                   max_consecutive_failures=study.get("max_consecutive_failures", 10))

@@ -100,6 +100,9 @@ CASES = [
      r"\[constraints\] macs_max = -1 is not allowed"),
     ("zero-heartbeat", lambda c: ["search", "--config", c["cfg"]("hb0", study={"heartbeat_interval": 0})],
      r"\[study\] heartbeat_interval = 0 is not allowed"),
+    ("zero-failures-allowed", lambda c: ["search", "--config", c["cfg"]("mf0"),
+                                         "--set", "study.max_consecutive_failures=0"],
+     r"\[study\] max_consecutive_failures = 0 is not allowed; expected an integer >= 1"),
     ("seed-not-int", lambda c: ["search", "--config", c["cfg"]("seed", seed="abc")], r"seed = 'abc' is not allowed"),
     # --- names ----------------------------------------------------------------------------------
     ("unknown-space", lambda c: ["search", "--config", c["cfg"]("space", space="ghostnet_v9")],

@@ -134,6 +134,55 @@ def test_diverged_trial_is_failed_with_reason_and_study_goes_on(tmp_path, tiny_c
     assert trial.user_attrs["fail_reason"].startswith("diverged: loss became")
 
 
+def test_study_whose_trials_all_fail_stops_with_one_line_and_resumes(tmp_path, tiny_config, write_toml, capsys):
+    # Without the stop, a setup on which every trial fails (here: a diverging learning rate) would run
+    # trials forever, since only COMPLETE trials count towards n_trials.
+    raw = tiny_config(tmp_path, fidelity={"optimizer": "sgd", "lr": 1e30, "momentum": 0.9},
+                      study={"n_trials": 2, "max_consecutive_failures": 3})
+    cfg = write_toml(tmp_path / "s.toml", raw)
+    assert main(["search", "--config", str(cfg)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()  # a warning per failed trial, then the error
+    assert [line for line in err if "ghostnas: error" in line] == err[-1:] and "Traceback" not in "".join(err)
+    assert err[-1].startswith("ghostnas: error: study ") and "the last 3 trials all failed" in err[-1]
+    assert "diverged" in err[-1] and "max_consecutive_failures" in err[-1]
+    journal = str(tmp_path / "run" / "study.journal")
+    study = optuna.load_study(study_name=raw["name"], storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(journal)))
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 3
+    # The cause fixed, the same study resumes: a completed trial ends the streak, the failures stay stored.
+    assert main(["search", "--config", str(cfg), "--allow-setup-change", "--set", "fidelity.optimizer=adamw",
+                 "--set", "fidelity.lr=0.004"]) == 0
+    study = optuna.load_study(study_name=raw["name"], storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(journal)))
+    assert len(completed(study)) == 2 and len(study.trials) == 5
+
+
+def test_failure_streak_ignores_infrastructure_failures(tmp_path, tiny_config):
+    from ghostnas.search.study import failure_streak
+
+    study = open_study(StudyConfig.from_dict(tiny_config(tmp_path, study={"storage": "memory"})))
+    def ended(state, **attrs):
+        t = study.ask()
+        for k, v in attrs.items():
+            t.set_user_attr(k, v)
+        study.tell(t, state=state, values=[0.5, 1.0] if state == optuna.trial.TrialState.COMPLETE else None)
+        return t.number
+    ended(optuna.trial.TrialState.FAIL, fail_reason="RuntimeError: before the last success")
+    ended(optuna.trial.TrialState.COMPLETE)
+    assert failure_streak(study) == []
+    first = ended(optuna.trial.TrialState.FAIL, fail_reason="out of memory: MemoryError: x")
+    ended(optuna.trial.TrialState.FAIL, fail_reason="surplus: 3 trials already complete or running")
+    ended(optuna.trial.TrialState.FAIL, fail_reason="interrupted (SIGINT/SIGTERM)")
+    ended(optuna.trial.TrialState.FAIL, fail_reason="stale: no heartbeat for 31 s")
+    ended(optuna.trial.TrialState.FAIL)  # failed by Optuna itself, no reason recorded
+    retried = ended(optuna.trial.TrialState.FAIL, fail_reason="diverged: loss became nan")
+    ended(optuna.trial.TrialState.PRUNED, retry_of=retried)
+    assert failure_streak(study) == []  # a pruned trial ends a streak like a completed one
+    last = ended(optuna.trial.TrialState.FAIL, fail_reason="diverged: loss became nan")
+    assert [t.number for t in failure_streak(study)] == [last]
+    assert failure_streak(study, after=last) == [] and first < last
+
+
 def test_cli_search_two_workers_results_and_export(tmp_path, capsys):
     cfg = tmp_path / "s.toml"
     run = tmp_path / "run"
