@@ -14,5 +14,5 @@ from .train import Fidelity, TrainingDiverged, TrainResult, evaluate, train_prox
 
 __all__ = ["AblationConfig", "run_ablation", "list_configs", "load_config", "ImageData", "load_dataset",
            "train_val_split", "prepare_data", "load_stored_config", "pareto_trials", "trials_frame", "fail_stale",
-           "stale_trials", "StudyFailing", "open_study", "run_worker", "OBJECTIVES", "PRUNERS", "SAMPLERS", "StudyConfig",
-           "Fidelity", "TrainingDiverged", "TrainResult", "evaluate", "train_proxy"]
+           "stale_trials", "StudyFailing", "open_study", "run_worker", "OBJECTIVES", "PRUNERS", "SAMPLERS",
+           "StudyConfig", "Fidelity", "TrainingDiverged", "TrainResult", "evaluate", "train_proxy"]
