@@ -15,7 +15,7 @@ import optuna
 
 from .objective import prepare_data
 from .storage import redact
-from .study import open_study, run_worker
+from .study import StudyFailing, open_study, run_worker
 from .study_config import StudyConfig
 
 __all__ = ["run_study", "sigterm_as_interrupt", "storage_url", "gpu_assignment"]
@@ -100,6 +100,7 @@ def run_study(cfg: StudyConfig, workers: int | None = None, verbose: bool = Fals
         if gpus:
             child_env = {**(env or os.environ), "CUDA_VISIBLE_DEVICES": gpus[i]}
         procs.append(subprocess.Popen(cmd, env=child_env))
+    failing = False
     try:
         with sigterm_as_interrupt():
             return run_worker(cfg, worker_index=0)
@@ -108,8 +109,11 @@ def run_study(cfg: StudyConfig, workers: int | None = None, verbose: bool = Fals
             if p.poll() is None:
                 p.terminate()
         raise
+    except StudyFailing:
+        failing = True  # each worker stops on the same streak and says so itself (exit status 1)
+        raise
     finally:
         for i, p in enumerate(procs, 1):
             rc = p.wait()
-            if rc != 0:
+            if rc != 0 and not (failing and rc == 1):
                 print(f"ghostnas: warning: worker {i} (pid {p.pid}) exited with status {rc}", file=sys.stderr)

@@ -300,12 +300,13 @@ def failure_streak(study: optuna.Study, after: int = -1) -> list[optuna.trial.Fr
     return streak[::-1]
 
 
-def _check_failing(study: optuna.Study, cfg: StudyConfig, after: int) -> None:
+def _check_failing(study: optuna.Study, cfg: StudyConfig, after: int, worker_index: int) -> None:
     streak = failure_streak(study, after)
     if len(streak) >= cfg.max_consecutive_failures:
         last = streak[-1]
+        who = f" (worker {worker_index})" if worker_index else ""
         raise StudyFailing(
-            f"study {cfg.name}: the last {len(streak)} trials all failed (trial #{last.number}: "
+            f"study {cfg.name}{who}: the last {len(streak)} trials all failed (trial #{last.number}: "
             f"{last.user_attrs['fail_reason']}); stopping. Fix the cause and rerun the same command to resume, "
             f"or raise [study] max_consecutive_failures (now {cfg.max_consecutive_failures})")
 
@@ -359,7 +360,7 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
             c = _counts(study)
             if _should_stop(c, cfg, objective.space.cardinality):
                 break
-            _check_failing(study, cfg, after=first_number - 1)
+            _check_failing(study, cfg, after=first_number - 1, worker_index=worker_index)
             # WAITING trials (retries) are not counted: the next study.ask picks them up.
             if c["complete"] + c["running"] >= cfg.n_trials:
                 # Other workers hold the remaining trials; wait in case one fails or its worker dies.

@@ -134,27 +134,32 @@ def test_diverged_trial_is_failed_with_reason_and_study_goes_on(tmp_path, tiny_c
     assert trial.user_attrs["fail_reason"].startswith("diverged: loss became")
 
 
-def test_study_whose_trials_all_fail_stops_with_one_line_and_resumes(tmp_path, tiny_config, write_toml, capsys):
+def test_study_whose_trials_all_fail_stops_with_one_line_and_resumes(tmp_path, tiny_config, write_toml, capfd):
     # Without the stop, a setup on which every trial fails (here: a diverging learning rate) would run
-    # trials forever, since only COMPLETE trials count towards n_trials.
+    # trials forever, since only COMPLETE trials count towards n_trials. Two workers: each stops.
     raw = tiny_config(tmp_path, fidelity={"optimizer": "sgd", "lr": 1e30, "momentum": 0.9},
                       study={"n_trials": 2, "max_consecutive_failures": 3})
     cfg = write_toml(tmp_path / "s.toml", raw)
-    assert main(["search", "--config", str(cfg)]) == 1
-    err = capsys.readouterr().err.strip().splitlines()  # a warning per failed trial, then the error
-    assert [line for line in err if "ghostnas: error" in line] == err[-1:] and "Traceback" not in "".join(err)
-    assert err[-1].startswith("ghostnas: error: study ") and "the last 3 trials all failed" in err[-1]
-    assert "diverged" in err[-1] and "max_consecutive_failures" in err[-1]
+    assert main(["search", "--config", str(cfg), "--workers", "2"]) == 1
+    err = capfd.readouterr().err.strip().splitlines()  # a warning per failed trial, then one error per worker
+    errors = [line for line in err if "ghostnas: error" in line]
+    assert len(errors) == 2 and "Traceback" not in "".join(err) and "exited with status" not in "".join(err)
+    assert {e.split(": the last")[0] for e in errors} == {f"ghostnas: error: study {raw['name']}",
+                                                          f"ghostnas: error: study {raw['name']} (worker 1)"}
+    for e in errors:
+        assert "the last 3 trials all failed" in e and "diverged" in e and "max_consecutive_failures" in e
     journal = str(tmp_path / "run" / "study.journal")
-    study = optuna.load_study(study_name=raw["name"], storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(journal)))
-    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 3
+    def load():
+        return optuna.load_study(study_name=raw["name"], storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(journal)))
+    failed = [t.number for t in load().trials]
+    assert len(failed) >= 3 and {t.state for t in load().trials} == {optuna.trial.TrialState.FAIL}
     # The cause fixed, the same study resumes: a completed trial ends the streak, the failures stay stored.
     assert main(["search", "--config", str(cfg), "--allow-setup-change", "--set", "fidelity.optimizer=adamw",
                  "--set", "fidelity.lr=0.004"]) == 0
-    study = optuna.load_study(study_name=raw["name"], storage=optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(journal)))
-    assert len(completed(study)) == 2 and len(study.trials) == 5
+    study = load()
+    assert len(completed(study)) == 2 and len(study.trials) == len(failed) + 2
+    assert all(study.trials[n].state == optuna.trial.TrialState.FAIL for n in failed)
 
 
 def test_failure_streak_ignores_infrastructure_failures(tmp_path, tiny_config):
