@@ -113,13 +113,16 @@ def main() -> None:
                          "quickstart", "--set", f"study.run_dir={tempfile.mkdtemp()}/qs"],
                         capture_output=True, text=True)
     qs_wall = time.perf_counter() - t0
+    # The CPU's vector ISA decides oneDNN's kernels (e.g. depthwise weight gradients): record it.
     out = {"started": started, "threads": THREADS, "torch": torch.__version__, "python": platform.python_version(),
+           "cpu_capability": torch.backends.cpu.get_cpu_capability(),
            "load_avg_start": load0, "load_avg_end": os.getloadavg()[0], "cases": results,
            "quickstart_wall_s": qs_wall, "quickstart_rc": qs.returncode}
     (HERE / "trial_overhead.json").write_text(json.dumps(out, indent=2))
     lines = ["# Trial overhead and quick-start time (issue 4)", "",
              "Command (repository root): `python experiments/bench/bench_trial_overhead.py`  ",
-             f"Run {started}, torch {torch.__version__}, {THREADS} thread, OMP_WAIT_POLICY=PASSIVE, "
+             f"Run {started}, torch {torch.__version__} ({out['cpu_capability']}), {THREADS} thread, "
+             "OMP_WAIT_POLICY=PASSIVE, "
              f"1-min load average {load0:.2f} → {out['load_avg_end']:.2f} on 2 shared cores.", "",
              "overhead = 1 − (raw PyTorch loop over the same number of same-size batches, run just before and just "
              "after the trial, averaged) / (trial wall time from the study record). The trial includes suggest, analytic counts, constraints, per-trial files, augmentation "
