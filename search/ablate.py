@@ -87,8 +87,10 @@ class AblationConfig:
         if axis not in ("ratio", "dw_size"):
             raise ConfigError(f"ablation config: axis {axis!r} is not allowed; expected 'ratio' or 'dw_size'")
         values = cfg["values"]
-        if not isinstance(values, list) or not values:
-            raise ConfigError("ablation config: values must be a non-empty list")
+        baseline = cfg.get("baseline", True)
+        if not isinstance(values, list) or not (values or baseline is True):
+            raise ConfigError("ablation config: values must be a list, non-empty unless baseline = true "
+                              "(then values = [] trains the plain network only)")
         fixed = dict(cfg.get("fixed", {}))
         check_keys(fixed, {"ratio", "dw_size"} - {axis}, "[fixed]")
         seeds = cfg["seeds"]

@@ -101,7 +101,7 @@ def main() -> int:
     common += [a for k, v in overrides.items() for a in ("--set", f"fidelities.paper.{k}={v}")]
     jobs = []
     for r in POINTS:
-        point = (["--set", "values=[2]", "--set", "baseline=true", "--set", "study.name=gpu-baseline"] if r is None
+        point = (["--set", "values=[]", "--set", "baseline=true", "--set", "study.name=gpu-baseline"] if r is None
                  else ["--set", f"values=[{r}]", "--set", "baseline=false", "--set", f"study.name=gpu-s{r}"])
         jobs.append([sys.executable, "-m", "ghostnas.cli", "ablate", *common, *point, "--no-report"])
     running: list[subprocess.Popen] = []

@@ -20,4 +20,7 @@ def test_gpu_script_dry_run_plans_trains_and_tabulates(tmp_path):
     table = (tmp_path / "vgg16_ratio" / "table.md").read_text()
     for point in ("baseline", "s=2 d=3", "s=3 d=3", "s=4 d=3", "s=5 d=3"):
         assert point in table
-    assert "report exit 0" in (tmp_path / "log.txt").read_text()
+    log = (tmp_path / "log.txt").read_text()
+    assert "report exit 0" in log
+    trained = [line.split("ghostnas.ablate: training ")[1] for line in log.splitlines() if "ablate: training " in line]
+    assert len(trained) == 5 and len(set(trained)) == 5, trained  # every network trained once

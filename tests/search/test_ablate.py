@@ -68,6 +68,15 @@ def test_bad_ablation_configs(capsys):
     assert "fidelity 'fast' is not defined" in capsys.readouterr().err
     assert main(base + ["--set", "fidelities.cpu-proxy.epochs=0"]) == 2
     assert "fidelity.epochs: 0 is not allowed" in capsys.readouterr().err
+    assert main(base + ["--set", "values=[]", "--set", "baseline=false"]) == 2
+    assert "values must be a list, non-empty unless baseline = true" in capsys.readouterr().err
+
+
+def test_baseline_only_ablation_has_one_point():
+    from ghostnas.search.ablate import AblationConfig
+    from ghostnas.search.config import load_config
+    cfg = AblationConfig.from_dict(load_config("vgg16_ratio", ["values=[]", "baseline=true"]))
+    assert [p.label for p in cfg.points()] == ["baseline"]
 
 
 def test_all_four_shipped_ablations_parse_and_resnet_runs(tmp_path, capsys):
