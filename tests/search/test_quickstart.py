@@ -12,10 +12,10 @@ def test_quickstart_config_is_a_real_multi_objective_study():
 
 def test_quickstart_runs_end_to_end(tmp_path, capsys):
     run = tmp_path / "qs"
-    assert main(["search", "--config", "quickstart", "--set", "study.n_trials=3",
+    assert main(["search", "--config", "quickstart", "--set", "study.n_trials=2",
                  "--set", f"study.run_dir={run}"]) == 0
     out = capsys.readouterr().out
-    assert "3 finished trials" in out
+    assert "2 finished trials" in out
     for name in ("study.journal", "trials.csv", "pareto.png"):
         assert (run / name).is_file()
         assert str(run / name) in out  # the command says where everything is
