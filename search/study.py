@@ -360,7 +360,8 @@ def run_worker(cfg: StudyConfig, worker_index: int = 0, create: bool = True,
             c = _counts(study)
             if _should_stop(c, cfg, objective.space.cardinality):
                 break
-            _check_failing(study, cfg, after=first_number - 1, worker_index=worker_index)
+            if c["failed"] >= cfg.max_consecutive_failures:  # only then read the trials again
+                _check_failing(study, cfg, after=first_number - 1, worker_index=worker_index)
             # WAITING trials (retries) are not counted: the next study.ask picks them up.
             if c["complete"] + c["running"] >= cfg.n_trials:
                 # Other workers hold the remaining trials; wait in case one fails or its worker dies.

@@ -27,6 +27,7 @@ _TOP = {"name", "space", "seed", "objectives", "data", "fidelity", "constraints"
         "study", "latency", "description", "prefilter", "early_stopping", "pareto"}
 _PARETO = {"reference"}  # [pareto] reference = {macs = 2e6, accuracy = 0.0}: the fixed hypervolume reference
 _DATA = {"dataset", "data_dir", "download"}
+MAX_CONSECUTIVE_FAILURES = 10  # default of [study] max_consecutive_failures
 _STUDY = {"name", "n_trials", "storage", "run_dir", "workers", "device", "threads", "heartbeat_interval",
           "grace_period", "allow_setup_change", "max_consecutive_failures"}
 _CONSTRAINTS = {"macs_max", "params_max", "latency_ms_max", "latency_pred_ms_max"}
@@ -131,7 +132,7 @@ class StudyConfig:
     allow_setup_change: bool = False
     prefilter: dict = field(default_factory=dict)       # search/prefilter.py; {} = off
     early_stopping: dict = field(default_factory=dict)  # search/early_stop.py; {} = off
-    max_consecutive_failures: int = 10  # search/study.py: workers stop when the last N trials all failed
+    max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES  # search/study.py: a worker stops on such a streak
 
     @property
     def directions(self) -> list[str]:
@@ -225,4 +226,4 @@ class StudyConfig:
                    heartbeat_interval=study.get("heartbeat_interval"), grace_period=study.get("grace_period"),
                    allow_setup_change=bool(study.get("allow_setup_change", False)),
                    prefilter=prefilter, early_stopping=early_stopping,
-                   max_consecutive_failures=study.get("max_consecutive_failures", 10))
+                   max_consecutive_failures=study.get("max_consecutive_failures", MAX_CONSECUTIVE_FAILURES))
